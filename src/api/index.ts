@@ -1,0 +1,13 @@
+import type { FastifyInstance } from 'fastify';
+import authRoutes from './auth.ts';
+import usersRoutes from './users.ts';
+import rolesRoutes from './roles.ts';
+import externalOauthApplicationsRoutes from './external-oauth-applications.ts';
+
+/** Everything under /api/4.0, one module per Looker resource. */
+export default async function apiRoutes(app: FastifyInstance) {
+  await app.register(authRoutes);
+  await app.register(usersRoutes);
+  await app.register(rolesRoutes);
+  await app.register(externalOauthApplicationsRoutes);
+}

@@ -1,0 +1,189 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { FieldsQuery, LimitQuery, NoContent, OffsetQuery, errorResponses } from '../schemas/common.ts';
+import { CredentialsApi3Body, CredentialsParams, RoleIdsBody, UserBody, UserParams } from '../schemas/users.ts';
+import { callerOf } from '../http/auth.ts';
+import { noContent } from '../http/no-content.ts';
+import type { User } from '../store/users-repository.ts';
+import { presentCredentials, presentRole, presentUser } from './present.ts';
+
+const TAGS = ['User'];
+
+export default async function usersRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const users = app.services.users;
+
+  async function present(request: FastifyRequest, user: User) {
+    return presentUser(request, callerOf(request), user, await app.repos.credentials.listForUser(user.id));
+  }
+
+  app.get(
+    '/user',
+    {
+      schema: { operationId: 'me', tags: TAGS, summary: 'Get Current User', querystring: Type.Object({ fields: FieldsQuery }), response: { 200: Type.Ref('User'), ...errorResponses() } },
+      config: { access: 'user' },
+    },
+    async (request) => present(request, await users.get(callerOf(request).userId)),
+  );
+
+  app.get(
+    '/users',
+    {
+      schema: {
+        operationId: 'all_users',
+        tags: TAGS,
+        summary: 'Get All Users',
+        querystring: Type.Object({
+          fields: FieldsQuery,
+          limit: LimitQuery,
+          offset: OffsetQuery,
+          ids: Type.Optional(Type.String({ description: 'Optional comma-separated list of ids to get specific users.' })),
+        }),
+        response: { 200: Type.Array(Type.Ref('User')), ...errorResponses() },
+      },
+      config: { access: 'admin' },
+    },
+    async (request) => {
+      const { limit, offset, ids } = request.query;
+      const list = await users.list({ limit, offset, ids: ids?.split(',').map((s) => s.trim()).filter(Boolean) });
+      return Promise.all(list.map((u) => present(request, u)));
+    },
+  );
+
+  app.post(
+    '/users',
+    {
+      schema: { operationId: 'create_user', tags: TAGS, summary: 'Create User', body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(409, 413, 422) } },
+      config: { access: 'admin' },
+    },
+    async (request) => present(request, await users.create(request.body)),
+  );
+
+  app.get(
+    '/users/:user_id',
+    {
+      schema: { operationId: 'user', tags: TAGS, summary: 'Get User by Id', params: UserParams, querystring: Type.Object({ fields: FieldsQuery }), response: { 200: Type.Ref('User'), ...errorResponses() } },
+      config: { access: 'self' },
+    },
+    async (request) => present(request, await users.get(request.params.user_id)),
+  );
+
+  app.patch(
+    '/users/:user_id',
+    {
+      schema: { operationId: 'update_user', tags: TAGS, summary: 'Update User', params: UserParams, body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(403, 409, 413, 422) } },
+      config: { access: 'admin' },
+    },
+    async (request) => present(request, await users.update(callerOf(request).userId, request.params.user_id, request.body)),
+  );
+
+  app.delete(
+    '/users/:user_id',
+    {
+      schema: { operationId: 'delete_user', tags: TAGS, summary: 'Delete User', params: UserParams, response: { 204: NoContent, ...errorResponses(403) } },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      await users.delete(callerOf(request).userId, request.params.user_id);
+      return noContent(reply);
+    },
+  );
+
+  app.get(
+    '/users/:user_id/credentials_api3',
+    {
+      schema: { operationId: 'all_user_credentials_api3s', tags: TAGS, summary: 'Get All API Credentials', params: UserParams, response: { 200: Type.Array(Type.Ref('CredentialsApi3')), ...errorResponses(403) } },
+      config: { access: 'admin' },
+    },
+    async (request) => {
+      const list = await users.listCredentials(request.params.user_id);
+      return list.map((c) => presentCredentials(request, callerOf(request), c));
+    },
+  );
+
+  app.post(
+    '/users/:user_id/credentials_api3',
+    {
+      schema: {
+        operationId: 'create_user_credentials_api3',
+        tags: TAGS,
+        summary: 'Create API Credential',
+        description: 'The response is the only place the client_secret ever appears.',
+        params: UserParams,
+        body: CredentialsApi3Body,
+        response: { 200: Type.Ref('CreateCredentialsApi3'), ...errorResponses(403, 409, 413, 422) },
+      },
+      config: { access: 'admin' },
+      // The SDK may send no body at all; that means "no purpose", not a malformed request.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
+    async (request) => {
+      const created = await users.createCredentials(request.params.user_id, request.body?.purpose ?? null);
+      return { ...presentCredentials(request, callerOf(request), created), client_secret: created.client_secret };
+    },
+  );
+
+  app.get(
+    '/users/:user_id/credentials_api3/:credentials_api3_id',
+    {
+      schema: { operationId: 'user_credentials_api3', tags: TAGS, summary: 'Get API Credential', params: CredentialsParams, response: { 200: Type.Ref('CredentialsApi3'), ...errorResponses(403) } },
+      config: { access: 'admin' },
+    },
+    async (request) => presentCredentials(request, callerOf(request), await users.getCredentials(request.params.user_id, request.params.credentials_api3_id)),
+  );
+
+  app.patch(
+    '/users/:user_id/credentials_api3/:credentials_api3_id',
+    {
+      schema: { operationId: 'update_user_credentials_api3', tags: TAGS, summary: 'Update API Credential', params: CredentialsParams, body: CredentialsApi3Body, response: { 200: Type.Ref('CredentialsApi3'), ...errorResponses(403, 413, 422) } },
+      config: { access: 'admin' },
+    },
+    async (request) => {
+      const { user_id, credentials_api3_id } = request.params;
+      return presentCredentials(request, callerOf(request), await users.updateCredentials(user_id, credentials_api3_id, request.body));
+    },
+  );
+
+  app.delete(
+    '/users/:user_id/credentials_api3/:credentials_api3_id',
+    {
+      schema: { operationId: 'delete_user_credentials_api3', tags: TAGS, summary: 'Delete API Credential', params: CredentialsParams, response: { 204: NoContent, ...errorResponses(403) } },
+      config: { access: 'admin' },
+    },
+    async (request, reply) => {
+      await users.deleteCredentials(request.params.user_id, request.params.credentials_api3_id);
+      return noContent(reply);
+    },
+  );
+
+  app.get(
+    '/users/:user_id/roles',
+    {
+      schema: {
+        operationId: 'user_roles',
+        tags: TAGS,
+        summary: 'Get User Roles',
+        params: UserParams,
+        querystring: Type.Object({ fields: FieldsQuery, direct_association_only: Type.Optional(Type.Boolean()) }),
+        response: { 200: Type.Array(Type.Ref('Role')), ...errorResponses() },
+      },
+      config: { access: 'self' },
+    },
+    async (request) => (await users.userRoles(request.params.user_id)).map((r) => presentRole(request, callerOf(request), r)),
+  );
+
+  app.put(
+    '/users/:user_id/roles',
+    {
+      schema: { operationId: 'set_user_roles', tags: TAGS, summary: 'Set User Roles', params: UserParams, body: RoleIdsBody, response: { 200: Type.Array(Type.Ref('Role')), ...errorResponses(403, 413, 422) } },
+      config: { access: 'admin' },
+    },
+    async (request) => {
+      const roles = await users.setUserRoles(callerOf(request).userId, request.params.user_id, request.body);
+      return roles.map((r) => presentRole(request, callerOf(request), r));
+    },
+  );
+}

@@ -1,0 +1,162 @@
+import path from 'node:path';
+
+/** Everything the service reads from its environment, parsed and validated once at start. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** `postgres://…` selects PostgreSQL; unset means the embedded SQLite file under `dataDir`. */
+  databaseUrl: string | null;
+  database: {
+    poolMax: number;
+    statementTimeoutMs: number;
+  };
+  redisUrl: string | null;
+  /** Raw `EOA_MASTER_KEY`: `base64key` or `id:base64key,id:base64key` (first = active). */
+  masterKey: string | null;
+  bootstrap: { clientId: string; clientSecret: string } | null;
+  tokenTtlS: number;
+  /** Base of `documentation_url` and `/versions` URLs; null means "derive from the request". */
+  publicUrl: string | null;
+  rateLimit: { max: number; windowS: number };
+  loginGuard: { max: number; windowS: number };
+  http: {
+    bodyLimitBytes: number;
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** Passed to fastify's `trustProxy`: false, true, a hop count, or a list of addresses/CIDRs. */
+    trustProxy: boolean | number | string[];
+    corsOrigins: string[];
+  };
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Env = Record<string, string | undefined>;
+
+/** Parses the environment; throws one ConfigError naming every problem found. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const databaseUrl = read.string('DATABASE_URL');
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const redisUrl = read.string('REDIS_URL');
+  if (redisUrl !== null && !/^rediss?:\/\//.test(redisUrl)) {
+    problems.push('REDIS_URL must start with redis:// or rediss://');
+  }
+  const masterKey = read.string('EOA_MASTER_KEY');
+  if (databaseUrl !== null && masterKey === null) {
+    problems.push(
+      'EOA_MASTER_KEY is required with DATABASE_URL: every instance must seal secrets with the same key ' +
+        '(generate one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))")',
+    );
+  }
+
+  const bootstrapClientId = read.string('EOA_BOOTSTRAP_CLIENT_ID');
+  const bootstrapClientSecret = read.string('EOA_BOOTSTRAP_CLIENT_SECRET');
+  if ((bootstrapClientId === null) !== (bootstrapClientSecret === null)) {
+    problems.push('EOA_BOOTSTRAP_CLIENT_ID and EOA_BOOTSTRAP_CLIENT_SECRET must be set together');
+  }
+  if (bootstrapClientSecret !== null && bootstrapClientSecret.length < 16) {
+    problems.push('EOA_BOOTSTRAP_CLIENT_SECRET must be at least 16 characters');
+  }
+
+  const publicUrl = read.string('EOA_PUBLIC_URL');
+  if (publicUrl !== null && !/^https?:\/\/[^/]+/.test(publicUrl)) {
+    problems.push('EOA_PUBLIC_URL must be an absolute http(s) URL');
+  }
+
+  const logLevel = read.string('LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const config: Config = {
+    port: read.int('PORT', 19999, 0, 65535),
+    host: read.string('HOST') ?? '127.0.0.1',
+    dataDir: path.resolve(read.string('EOA_DATA_DIR') ?? './data'),
+    databaseUrl,
+    database: {
+      poolMax: read.int('EOA_DB_POOL_MAX', 10, 1, 1000),
+      statementTimeoutMs: read.int('EOA_DB_STATEMENT_TIMEOUT_MS', 15_000, 0, 3_600_000),
+    },
+    redisUrl,
+    masterKey,
+    bootstrap:
+      bootstrapClientId !== null && bootstrapClientSecret !== null
+        ? { clientId: bootstrapClientId, clientSecret: bootstrapClientSecret }
+        : null,
+    tokenTtlS: read.int('EOA_TOKEN_TTL_S', 3600, 1, 31 * 24 * 3600),
+    publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
+    rateLimit: {
+      max: read.int('EOA_RATE_LIMIT_MAX', 6000, 0, 100_000_000),
+      windowS: read.int('EOA_RATE_LIMIT_WINDOW_S', 60, 1, 86_400),
+    },
+    loginGuard: {
+      max: read.int('EOA_LOGIN_GUARD_MAX', 20, 1, 100_000),
+      windowS: read.int('EOA_LOGIN_GUARD_WINDOW_S', 60, 1, 86_400),
+    },
+    http: {
+      bodyLimitBytes: read.int('EOA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+      requestTimeoutMs: read.int('EOA_REQUEST_TIMEOUT_MS', 30_000, 0, 3_600_000),
+      headersTimeoutMs: read.int('EOA_HEADERS_TIMEOUT_MS', 10_000, 0, 3_600_000),
+      keepAliveTimeoutMs: read.int('EOA_KEEP_ALIVE_TIMEOUT_MS', 72_000, 0, 3_600_000),
+      trustProxy: parseTrustProxy(read.string('EOA_TRUST_PROXY'), problems),
+      corsOrigins: read.list('EOA_CORS_ORIGINS'),
+    },
+    logLevel,
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseTrustProxy(raw: string | null, problems: string[]): Config['http']['trustProxy'] {
+  if (raw === null || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0 || list.some((entry) => !/^[0-9a-fA-F.:/]+$/.test(entry))) {
+    problems.push('EOA_TRUST_PROXY must be true, false, a hop count, or a comma-separated list of addresses/CIDRs');
+    return false;
+  }
+  return list;
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  string(name: string): string | null {
+    const value = this.env[name]?.trim();
+    return value ? value : null;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  list(name: string): string[] {
+    const raw = this.string(name);
+    return raw === null ? [] : raw.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+}

@@ -1,0 +1,57 @@
+import fp from 'fastify-plugin';
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from './errors.ts';
+import type { Caller } from '../services/sessions.ts';
+
+/**
+ * Who may call a route is declared with the route (`config: { access }`), never discovered in a handler:
+ *   public – no token needed;  user – any logged-in user;  admin – users with the Admin role;
+ *   self – an admin, or the user named by the route's `:user_id`.
+ * Looker answers 404 to a caller without permission, so an endpoint does not reveal that it exists.
+ */
+export type Access = 'public' | 'user' | 'self' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+/** `Authorization: Bearer X` (the SDKs) or `Authorization: token X` (Looker's docs); any case. */
+export function presentedToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^(?:bearer|token)\s+([A-Za-z0-9._~+/=-]{1,512})\s*$/i.exec(header);
+  return match ? match[1] : null;
+}
+
+export default fp(
+  async (app) => {
+    app.decorateRequest('caller', null);
+
+    app.addHook('onRequest', async (request) => {
+      // Routes that 404 have no config; the not-found handler answers them without asking for a token.
+      if (!request.routeOptions.url) return;
+      const access = request.routeOptions.config.access ?? 'admin';
+      if (access === 'public') return;
+      const token = presentedToken(request);
+      const caller = token === null ? null : await app.services.sessions.authenticate(token);
+      if (!caller) throw new ApiError('unauthorized');
+      request.caller = caller;
+      if (caller.isAdmin || access === 'user') return;
+      const params = request.params as { user_id?: string };
+      if (access === 'self' && params.user_id === caller.userId) return;
+      throw new ApiError('not_found');
+    });
+  },
+  { name: 'auth', dependencies: ['services'] },
+);
+
+/** The caller of a route that is not public; the auth hook guarantees it is set. */
+export function callerOf(request: FastifyRequest): Caller {
+  if (!request.caller) throw new ApiError('unauthorized');
+  return request.caller;
+}

@@ -1,0 +1,100 @@
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { buildServer } from './server.ts';
+import { openStore } from './store/database.ts';
+import { migrateToLatest } from './store/migrate.ts';
+
+const USAGE = `usage: external-oauth-apps [command]
+
+commands:
+  serve         run the API server (default)
+  migrate       bring the database schema up to date and exit
+  doctor        check that every stored secret opens with the configured master keys
+  keys rotate   re-seal every stored secret under the active (first) master key
+  backup FILE   write a consistent online snapshot of the SQLite store to FILE
+
+Configuration is read from the environment; see README.md.`;
+
+async function serve(config: Config) {
+  const app = await buildServer(config);
+  const bootstrap = await app.services.users.bootstrapAdmin(config.bootstrap);
+  if (bootstrap?.generatedSecret) printBootstrapCredentials(bootstrap.clientId, bootstrap.generatedSecret);
+  else if (bootstrap) app.log.info({ userId: bootstrap.userId }, 'created the first admin from EOA_BOOTSTRAP_CLIENT_ID');
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: draining in-flight requests');
+    // Hard stop if draining hangs (a client holding a request open past the request timeout).
+    setTimeout(() => process.exit(1), config.http.requestTimeoutMs + 5000).unref();
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  const address = await app.listen({ port: config.port, host: config.host });
+  // A plain line on stdout that scripts (and the e2e tests, with PORT=0) can read the address from.
+  process.stdout.write(`external-oauth-apps listening on ${address}\n`);
+}
+
+/** The generated secret is shown once, on stdout, never through the logger. */
+function printBootstrapCredentials(clientId: string, clientSecret: string) {
+  process.stdout.write(
+    [
+      '',
+      '================================================================================',
+      ' First start: created user 1 (Admin) with these API credentials.',
+      ' They are shown once and cannot be recovered: store the secret now.',
+      '',
+      `   client_id:     ${clientId}`,
+      `   client_secret: ${clientSecret}`,
+      '',
+      ' Log in:  curl -d "client_id=<client_id>&client_secret=<client_secret>" \\',
+      '              http://127.0.0.1:19999/api/4.0/login',
+      '================================================================================',
+      '',
+    ].join('\n'),
+  );
+}
+
+async function migrate(config: Config) {
+  const store = openStore(config);
+  try {
+    const applied = await migrateToLatest(store);
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case 'serve':
+      await serve(config);
+      return -1;
+    case 'migrate':
+      await migrate(config);
+      return 0;
+    default:
+      process.stderr.write(`unknown command: ${[command, ...rest].join(' ')}\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error) => {
+    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    else process.stderr.write(`fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  },
+);

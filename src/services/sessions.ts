@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import type { Repositories } from '../store/repositories.ts';
+import { DECOY_HASH_PROMISE, newToken, tokenDigest, verifySecret } from '../crypto/password.ts';
+import { ADMIN_ROLE_ID } from '../store/users-repository.ts';
+
+export interface AccessToken {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+/** Who a request acts for, as the auth hook resolves it from the access token. */
+export interface Caller {
+  userId: string;
+  /** The user who logged in; differs from userId for a token from `login/{user_id}`. */
+  principalUserId: string;
+  isAdmin: boolean;
+  tokenHash: string;
+}
+
+export function sessionsService(repos: Repositories, options: { tokenTtlS: number }) {
+  async function issueToken(userId: string, principalUserId: string, credentialsId: string): Promise<AccessToken> {
+    const token = newToken();
+    const expiresAt = new Date(Date.now() + options.tokenTtlS * 1000).toISOString();
+    await repos.sessions.insert({
+      token_hash: tokenDigest(token),
+      user_id: userId,
+      principal_user_id: principalUserId,
+      credentials_api3_id: credentialsId,
+      expires_at: expiresAt,
+    });
+    return { access_token: token, token_type: 'Bearer', expires_in: options.tokenTtlS };
+  }
+
+  return {
+    /**
+     * Checks API credentials. Null for every kind of failure (unknown client_id, wrong secret, disabled
+     * credentials or user), after the same scrypt work, so neither the answer nor its timing tells which.
+     */
+    async login(clientId: string, clientSecret: string): Promise<AccessToken | null> {
+      const candidate = await repos.credentials.findForLogin(clientId);
+      const hash = candidate?.secret_hash ?? (await DECOY_HASH_PROMISE);
+      const matches = await verifySecret(clientSecret, hash);
+      if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) return null;
+      return issueToken(candidate.user_id, candidate.user_id, candidate.id);
+    },
+
+    /** An admin's token that acts as another user; it ends when the admin's own session would. */
+    async loginAsUser(caller: Caller, targetUserId: string): Promise<AccessToken | null> {
+      const target = await repos.users.findById(targetUserId);
+      if (!target || target.is_disabled) return null;
+      const session = await repos.sessions.findLive(caller.tokenHash, new Date().toISOString());
+      if (!session) return null;
+      return issueToken(target.id, caller.principalUserId, session.credentials_api3_id);
+    },
+
+    async logout(caller: Caller): Promise<void> {
+      await repos.sessions.delete(caller.tokenHash);
+    },
+
+    /** Resolves a presented access token to its caller, or null when it is unknown, expired or revoked. */
+    async authenticate(token: string): Promise<Caller | null> {
+      const tokenHash = tokenDigest(token);
+      const session = await repos.sessions.findLive(tokenHash, new Date().toISOString());
+      if (!session) return null;
+      const user = await repos.users.findById(session.user_id);
+      if (!user) return null;
+      return {
+        userId: session.user_id,
+        principalUserId: session.principal_user_id,
+        isAdmin: user.role_ids.includes(ADMIN_ROLE_ID),
+        tokenHash,
+      };
+    },
+
+    async purgeExpired(): Promise<number> {
+      return repos.sessions.deleteExpired(new Date().toISOString());
+    },
+  };
+}
+
+export type SessionsService = ReturnType<typeof sessionsService>;
+
+/** Looker-style API client ids: 20 URL-safe characters, no ambiguity with secrets. */
+export function newClientId(): string {
+  return randomBytes(15).toString('base64url');
+}
+
+export function newClientSecret(): string {
+  return randomBytes(24).toString('base64url');
+}

@@ -1,0 +1,138 @@
+import { sql } from 'kysely';
+import type { Engine } from '../store/database.ts';
+import type { Repositories } from '../store/repositories.ts';
+import { ADMIN_ROLE_ID, type User, type UserFields } from '../store/users-repository.ts';
+import type { CredentialsApi3 } from '../store/credentials-repository.ts';
+import { hashSecret } from '../crypto/password.ts';
+import { ApiError, invalid, notFound } from '../http/errors.ts';
+import { uniqueViolationColumn } from '../store/unique-violation.ts';
+import { newClientId, newClientSecret } from './sessions.ts';
+
+export interface BootstrapResult {
+  userId: string;
+  clientId: string;
+  /** Present only when the service generated the secret: it is printed once and never again. */
+  generatedSecret: string | null;
+}
+
+/** Arbitrary but fixed: the advisory lock that serialises first-admin creation across instances. */
+const BOOTSTRAP_LOCK_ID = 7_341_011;
+
+export function usersService(repos: Repositories, engine: Engine) {
+  async function requireUser(id: string): Promise<User> {
+    const user = await repos.users.findById(id);
+    if (!user) throw notFound();
+    return user;
+  }
+
+  return {
+    /**
+     * Creates user 1 with the Admin role and API credentials when the store has no users. Runs in one
+     * transaction; on PostgreSQL an advisory lock keeps two instances starting at once from both creating one.
+     */
+    async bootstrapAdmin(given: { clientId: string; clientSecret: string } | null): Promise<BootstrapResult | null> {
+      const clientSecret = given?.clientSecret ?? newClientSecret();
+      const clientId = given?.clientId ?? newClientId();
+      const secretHash = await hashSecret(clientSecret);
+      return repos.db.transaction().execute(async (tx) => {
+        if (engine === 'postgres') await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_ID})`.execute(tx);
+        if ((await repos.users.count(tx)) > 0) return null;
+        const user = await repos.users.insert({ first_name: 'Admin' }, [ADMIN_ROLE_ID], tx);
+        await repos.credentials.insert({ user_id: user.id, client_id: clientId, secret_hash: secretHash, purpose: 'bootstrap' }, tx);
+        return { userId: user.id, clientId, generatedSecret: given ? null : clientSecret };
+      });
+    },
+
+    list: (options: { ids?: string[]; limit?: number; offset?: number }) => repos.users.list(options),
+    get: requireUser,
+
+    async create(fields: UserFields): Promise<User> {
+      try {
+        return await repos.users.insert(fields, []);
+      } catch (error) {
+        throw emailTaken(error) ?? error;
+      }
+    },
+
+    async update(callerId: string, id: string, fields: UserFields): Promise<User> {
+      if (fields.is_disabled === true && id === callerId) {
+        throw new ApiError('forbidden', 'You cannot disable yourself');
+      }
+      try {
+        const user = await repos.users.update(id, fields);
+        if (!user) throw notFound();
+        return user;
+      } catch (error) {
+        throw emailTaken(error) ?? error;
+      }
+    },
+
+    async delete(callerId: string, id: string): Promise<void> {
+      if (id === callerId) throw new ApiError('forbidden', 'You cannot delete yourself');
+      if (!(await repos.users.delete(id))) throw notFound();
+    },
+
+    roles: () => repos.users.roles(),
+
+    async userRoles(id: string) {
+      const user = await requireUser(id);
+      const roles = await repos.users.roles();
+      return roles.filter((r) => user.role_ids.includes(r.id));
+    },
+
+    async setUserRoles(callerId: string, id: string, roleIds: string[]) {
+      const user = await requireUser(id);
+      const roles = await repos.users.roles();
+      const unknown = roleIds.filter((rid) => !roles.some((r) => r.id === rid));
+      if (unknown.length > 0) {
+        throw invalid(unknown.map((rid) => ({ field: 'role_ids', code: 'invalid' as const, message: `Role ${rid} does not exist` })));
+      }
+      if (id === callerId && user.role_ids.includes(ADMIN_ROLE_ID) && !roleIds.includes(ADMIN_ROLE_ID)) {
+        throw new ApiError('forbidden', 'You cannot remove your own Admin role');
+      }
+      const unique = [...new Set(roleIds)];
+      await repos.db.transaction().execute((tx) => repos.users.setRoles(id, unique, tx));
+      return roles.filter((r) => unique.includes(r.id));
+    },
+
+    async listCredentials(userId: string): Promise<CredentialsApi3[]> {
+      await requireUser(userId);
+      return repos.credentials.listForUser(userId);
+    },
+
+    async getCredentials(userId: string, id: string): Promise<CredentialsApi3> {
+      const credentials = await repos.credentials.find(userId, id);
+      if (!credentials) throw notFound();
+      return credentials;
+    },
+
+    /** The only moment the client secret exists in the clear: it is returned once and stored as a hash. */
+    async createCredentials(userId: string, purpose: string | null): Promise<CredentialsApi3 & { client_secret: string }> {
+      await requireUser(userId);
+      const clientSecret = newClientSecret();
+      const created = await repos.credentials.insert({
+        user_id: userId,
+        client_id: newClientId(),
+        secret_hash: await hashSecret(clientSecret),
+        purpose,
+      });
+      return { ...created, client_secret: clientSecret };
+    },
+
+    async updateCredentials(userId: string, id: string, fields: { purpose?: string | null; is_disabled?: boolean }) {
+      const updated = await repos.credentials.update(userId, id, fields);
+      if (!updated) throw notFound();
+      return updated;
+    },
+
+    async deleteCredentials(userId: string, id: string): Promise<void> {
+      if (!(await repos.credentials.delete(userId, id))) throw notFound();
+    },
+  };
+}
+
+function emailTaken(error: unknown): ApiError | null {
+  return uniqueViolationColumn(error) === 'email' ? new ApiError('conflict', 'A user with this email already exists') : null;
+}
+
+export type UsersService = ReturnType<typeof usersService>;

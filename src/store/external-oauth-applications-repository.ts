@@ -1,0 +1,128 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, ExternalOauthApplicationRow } from './schema.ts';
+import { fromNullableBool, idString, nowIso, toIso, toNullableBool } from './values.ts';
+
+/** An application as stored; `client_secret_sealed` never leaves the service layer. */
+export interface ExternalOauthApplicationRecord {
+  id: string;
+  name: string;
+  client_id: string;
+  client_secret_sealed: string;
+  tenant_id: string | null;
+  dialect_name: string | null;
+  bi_directional_data_access: boolean | null;
+  created_at: string;
+}
+
+export interface ExternalOauthApplicationFields {
+  name: string;
+  client_id: string;
+  client_secret_sealed: string;
+  tenant_id: string | null;
+  dialect_name: string | null;
+  bi_directional_data_access: boolean | null;
+}
+
+export type ExternalOauthApplicationChanges = Partial<Omit<ExternalOauthApplicationFields, 'client_id'>>;
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRecord {
+  return {
+    id: idString(row.id),
+    name: row.name,
+    client_id: row.client_id,
+    client_secret_sealed: row.client_secret_sealed,
+    tenant_id: row.tenant_id,
+    dialect_name: row.dialect_name,
+    bi_directional_data_access: toNullableBool(row.bi_directional_data_access),
+    created_at: toIso(row.created_at),
+  };
+}
+
+export function externalOauthApplicationsRepository(db: Kysely<Database>) {
+  return {
+    /** Throws the engine's unique violation when client_id or name is taken (see unique-violation.ts). */
+    async insert(fields: ExternalOauthApplicationFields, tx: Db = db): Promise<ExternalOauthApplicationRecord> {
+      const now = nowIso();
+      const row = await tx
+        .insertInto('external_oauth_applications')
+        .values({
+          ...fields,
+          bi_directional_data_access: fromNullableBool(fields.bi_directional_data_access),
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toRecord(row);
+    },
+
+    async list(
+      filter: { name?: string; client_id?: string; limit?: number; offset?: number } = {},
+      tx: Db = db,
+    ): Promise<ExternalOauthApplicationRecord[]> {
+      let query = tx.selectFrom('external_oauth_applications').selectAll().orderBy('id');
+      if (filter.name !== undefined) query = query.where('name', '=', filter.name);
+      if (filter.client_id !== undefined) query = query.where('client_id', '=', filter.client_id);
+      // SQLite has no OFFSET without LIMIT, so an offset alone comes with an unbounded limit.
+      if (filter.limit !== undefined || filter.offset !== undefined) {
+        query = query.limit(filter.limit ?? Number.MAX_SAFE_INTEGER).offset(filter.offset ?? 0);
+      }
+      return (await query.execute()).map(toRecord);
+    },
+
+    async findByClientId(clientId: string, tx: Db = db): Promise<ExternalOauthApplicationRecord | null> {
+      const row = await tx.selectFrom('external_oauth_applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+      return row ? toRecord(row) : null;
+    },
+
+    async findById(id: string, tx: Db = db): Promise<ExternalOauthApplicationRecord | null> {
+      if (!/^\d{1,18}$/.test(id)) return null;
+      const row = await tx.selectFrom('external_oauth_applications').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toRecord(row) : null;
+    },
+
+    /** Null when no application has that client_id. */
+    async update(
+      clientId: string,
+      changes: ExternalOauthApplicationChanges,
+      tx: Db = db,
+    ): Promise<ExternalOauthApplicationRecord | null> {
+      const { bi_directional_data_access, ...rest } = changes;
+      const row = await tx
+        .updateTable('external_oauth_applications')
+        .set({
+          ...rest,
+          ...(bi_directional_data_access === undefined
+            ? {}
+            : { bi_directional_data_access: fromNullableBool(bi_directional_data_access) }),
+          updated_at: nowIso(),
+        })
+        .where('client_id', '=', clientId)
+        .returningAll()
+        .executeTakeFirst();
+      return row ? toRecord(row) : null;
+    },
+
+    /** Removes the application and, by cascade in the same statement, its user states. */
+    async delete(clientId: string, tx: Db = db): Promise<boolean> {
+      const result = await tx.deleteFrom('external_oauth_applications').where('client_id', '=', clientId).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+
+    /** Every sealed secret, in id order from `afterId`, for `doctor` and key rotation. */
+    async sealedSecrets(afterId: string, limit: number, tx: Db = db) {
+      const rows = await tx
+        .selectFrom('external_oauth_applications')
+        .select(['id', 'client_id', 'client_secret_sealed'])
+        .where('id', '>', afterId)
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ id: idString(r.id), client_id: r.client_id, client_secret_sealed: r.client_secret_sealed }));
+    },
+  };
+}
+
+export type ExternalOauthApplicationsRepository = ReturnType<typeof externalOauthApplicationsRepository>;

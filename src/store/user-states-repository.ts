@@ -1,0 +1,54 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+import { idString, nowIso, toIso, toNullableIso } from './values.ts';
+
+export interface UserStateRecord {
+  user_id: string;
+  oauth_application_id: string;
+  access_token_sealed: string;
+  access_token_expires_at: string;
+  refresh_token_sealed: string | null;
+  refresh_token_expires_at: string | null;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export function userStatesRepository(db: Kysely<Database>) {
+  return {
+    /** Inserts or replaces the state of (user, application) in one statement: tokens rotate. */
+    async upsert(state: UserStateRecord, tx: Db = db): Promise<void> {
+      const now = nowIso();
+      const tokens = {
+        access_token_sealed: state.access_token_sealed,
+        access_token_expires_at: state.access_token_expires_at,
+        refresh_token_sealed: state.refresh_token_sealed,
+        refresh_token_expires_at: state.refresh_token_expires_at,
+      };
+      await tx
+        .insertInto('oauth_application_user_states')
+        .values({ ...state, created_at: now, updated_at: now })
+        .onConflict((oc) => oc.columns(['user_id', 'oauth_application_id']).doUpdateSet({ ...tokens, updated_at: now }))
+        .execute();
+    },
+
+    async find(userId: string, applicationId: string, tx: Db = db): Promise<UserStateRecord | null> {
+      const row = await tx
+        .selectFrom('oauth_application_user_states')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('oauth_application_id', '=', applicationId)
+        .executeTakeFirst();
+      if (!row) return null;
+      return {
+        user_id: idString(row.user_id),
+        oauth_application_id: idString(row.oauth_application_id),
+        access_token_sealed: row.access_token_sealed,
+        access_token_expires_at: toIso(row.access_token_expires_at),
+        refresh_token_sealed: row.refresh_token_sealed,
+        refresh_token_expires_at: toNullableIso(row.refresh_token_expires_at),
+      };
+    },
+  };
+}
+
+export type UserStatesRepository = ReturnType<typeof userStatesRepository>;

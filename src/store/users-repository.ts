@@ -1,0 +1,147 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, UserRow } from './schema.ts';
+import { fromBool, idString, nowIso, toBool, toIso } from './values.ts';
+
+export interface User {
+  id: string;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  locale: string | null;
+  is_disabled: boolean;
+  created_at: string;
+  role_ids: string[];
+}
+
+export interface UserFields {
+  first_name?: string | null;
+  last_name?: string | null;
+  email?: string | null;
+  locale?: string | null;
+  is_disabled?: boolean;
+}
+
+export interface Role {
+  id: string;
+  name: string;
+}
+
+export const ADMIN_ROLE_ID = '1';
+export const USER_ROLE_ID = '2';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export function usersRepository(db: Kysely<Database>) {
+  async function withRoles(tx: Db, rows: UserRow[]): Promise<User[]> {
+    if (rows.length === 0) return [];
+    const links = await tx
+      .selectFrom('user_roles')
+      .select(['user_id', 'role_id'])
+      .where('user_id', 'in', rows.map((r) => r.id))
+      .orderBy('role_id')
+      .execute();
+    const byUser = new Map<string, string[]>();
+    for (const link of links) {
+      const key = idString(link.user_id);
+      byUser.set(key, [...(byUser.get(key) ?? []), idString(link.role_id)]);
+    }
+    return rows.map((row) => ({
+      id: idString(row.id),
+      first_name: row.first_name,
+      last_name: row.last_name,
+      email: row.email,
+      locale: row.locale,
+      is_disabled: toBool(row.is_disabled),
+      created_at: toIso(row.created_at),
+      role_ids: byUser.get(idString(row.id)) ?? [],
+    }));
+  }
+
+  return {
+    async count(tx: Db = db): Promise<number> {
+      const row = await tx.selectFrom('users').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async findById(id: string, tx: Db = db): Promise<User | null> {
+      if (!/^\d{1,18}$/.test(id)) return null;
+      const row = await tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? (await withRoles(tx, [row]))[0] : null;
+    },
+
+    async list(options: { ids?: string[]; limit?: number; offset?: number } = {}, tx: Db = db): Promise<User[]> {
+      let query = tx.selectFrom('users').selectAll().orderBy('id');
+      if (options.ids) {
+        const ids = options.ids.filter((id) => /^\d{1,18}$/.test(id));
+        if (ids.length === 0) return [];
+        query = query.where('id', 'in', ids);
+      }
+      // SQLite has no OFFSET without LIMIT, so an offset alone comes with an unbounded limit.
+      if (options.limit !== undefined || options.offset !== undefined) {
+        query = query.limit(options.limit ?? Number.MAX_SAFE_INTEGER).offset(options.offset ?? 0);
+      }
+      return withRoles(tx, await query.execute());
+    },
+
+    async insert(fields: UserFields, roleIds: string[], tx: Db = db): Promise<User> {
+      const row = await tx
+        .insertInto('users')
+        .values({
+          first_name: fields.first_name ?? null,
+          last_name: fields.last_name ?? null,
+          email: fields.email ?? null,
+          locale: fields.locale ?? null,
+          is_disabled: fromBool(fields.is_disabled ?? false),
+          created_at: nowIso(),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      if (roleIds.length > 0) {
+        await tx.insertInto('user_roles').values(roleIds.map((role_id) => ({ user_id: row.id, role_id }))).execute();
+      }
+      return (await withRoles(tx, [row]))[0];
+    },
+
+    async update(id: string, fields: UserFields, tx: Db = db): Promise<User | null> {
+      const values = {
+        ...fields,
+        ...(fields.is_disabled === undefined ? {} : { is_disabled: fromBool(fields.is_disabled) }),
+      };
+      const row =
+        Object.keys(values).length === 0
+          ? await tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+          : await tx.updateTable('users').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+      return row ? (await withRoles(tx, [row]))[0] : null;
+    },
+
+    async delete(id: string, tx: Db = db): Promise<boolean> {
+      const result = await tx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+
+    async setRoles(userId: string, roleIds: string[], tx: Db = db): Promise<void> {
+      await tx.deleteFrom('user_roles').where('user_id', '=', userId).execute();
+      if (roleIds.length > 0) {
+        await tx.insertInto('user_roles').values(roleIds.map((role_id) => ({ user_id: userId, role_id }))).execute();
+      }
+    },
+
+    async roles(tx: Db = db): Promise<Role[]> {
+      const rows = await tx.selectFrom('roles').selectAll().orderBy('id').execute();
+      return rows.map((r) => ({ id: idString(r.id), name: r.name }));
+    },
+
+    async countAdmins(tx: Db = db): Promise<number> {
+      const row = await tx
+        .selectFrom('user_roles')
+        .innerJoin('users', 'users.id', 'user_roles.user_id')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('user_roles.role_id', '=', ADMIN_ROLE_ID)
+        .where('users.is_disabled', '=', fromBool(false))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}
+
+export type UsersRepository = ReturnType<typeof usersRepository>;

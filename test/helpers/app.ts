@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { buildServer } from '../../src/server.ts';
+import { testDatabaseUrl } from './database.ts';
+
+export const ADMIN = { client_id: 'test-admin', client_secret: 'test-admin-secret-0123456789' };
+/** A fixed key so tests can open what they seal; never used outside tests. */
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
+export function makeDataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-test-'));
+}
+
+/**
+ * The configuration tests run with: a fresh data directory, the test admin, rate limits off unless a
+ * test turns them on. With TEST_DATABASE_URL set (CI's PostgreSQL pass) every app gets a fresh database.
+ */
+export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
+  const databaseUrl = await testDatabaseUrl();
+  return loadConfig({
+    EOA_DATA_DIR: makeDataDir(),
+    EOA_MASTER_KEY: TEST_MASTER_KEY,
+    EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
+    EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
+    EOA_RATE_LIMIT_MAX: '0',
+    LOG_LEVEL: 'info',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...env,
+  });
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  /** Every log line the app wrote, as text, for the tests that prove secrets never reach the logs. */
+  logs: string[];
+  adminToken: string;
+  /** A token for a new, non-admin user. */
+  newUser(): Promise<{ id: string; token: string; client_id: string; client_secret: string }>;
+  inject: FastifyInstance['inject'];
+  close(): Promise<void>;
+}
+
+/** Starts the real app in-process (inject, no port), bootstraps the admin and logs it in. */
+export async function buildTestApp(env: Record<string, string> = {}, config?: Config): Promise<TestApp> {
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk));
+      callback();
+    },
+  });
+  const cfg = config ?? (await testConfig(env));
+  const app = await buildServer(cfg, { logStream });
+  await app.services.users.bootstrapAdmin(cfg.bootstrap);
+  const adminToken = await loginToken(app, ADMIN.client_id, ADMIN.client_secret);
+
+  return {
+    app,
+    config: cfg,
+    logs,
+    adminToken,
+    inject: app.inject.bind(app),
+    async newUser() {
+      const auth = { authorization: `Bearer ${adminToken}` };
+      const user = json(await app.inject({ method: 'POST', url: '/api/4.0/users', headers: auth, payload: { first_name: 'Test' } }));
+      await app.inject({ method: 'PUT', url: `/api/4.0/users/${user.id}/roles`, headers: auth, payload: ['2'] });
+      const creds = json(await app.inject({ method: 'POST', url: `/api/4.0/users/${user.id}/credentials_api3`, headers: auth, payload: {} }));
+      return { id: user.id, token: await loginToken(app, creds.client_id, creds.client_secret), client_id: creds.client_id, client_secret: creds.client_secret };
+    },
+    close: () => app.close(),
+  };
+}
+
+export async function loginToken(app: FastifyInstance, clientId: string, clientSecret: string): Promise<string> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/4.0/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ client_id: clientId, client_secret: clientSecret }).toString(),
+  });
+  if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+  return json(response).access_token;
+}
+
+export function json(response: LightMyRequestResponse) {
+  return JSON.parse(response.body);
+}
+
+export function bearer(token: string) {
+  return { authorization: `Bearer ${token}` };
+}
