@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ADMIN, TEST_MASTER_KEY, makeDataDir } from './app.ts';
+import { testDatabaseUrl } from './database.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  baseUrl: string;
+  dataDir: string;
+  env: Record<string, string>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, no draining: for crash tests. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Boots the real server the way `npm start` does (node --import tsx src/main.ts serve) on a free port and
+ * waits for its "listening on" line. Pass `dataDir`/`env` to restart on the same data.
+ */
+export async function startServer(options: { env?: Record<string, string>; dataDir?: string } = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? makeDataDir();
+  const databaseUrl = options.env?.DATABASE_URL ?? (await testDatabaseUrl());
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    EOA_DATA_DIR: dataDir,
+    EOA_MASTER_KEY: TEST_MASTER_KEY,
+    EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
+    EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
+    EOA_RATE_LIMIT_MAX: '0',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 30 s:\n${output}`)), 30_000);
+    const onData = () => {
+      const match = /external-oauth-apps listening on (http:\/\/[^\s]+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${output}`));
+    });
+  });
+
+  return {
+    child,
+    baseUrl,
+    dataDir,
+    env,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
