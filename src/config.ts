@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseMasterKeys } from './crypto/secret-box.ts';
 
 /** Everything the service reads from its environment, parsed and validated once at start. */
 export interface Config {
@@ -12,10 +13,16 @@ export interface Config {
     statementTimeoutMs: number;
   };
   redisUrl: string | null;
+  /** Prefix of every Redis key this service writes, so it can share a Redis with others (and tests with each other). */
+  redisKeyPrefix: string;
   /** Raw `EOA_MASTER_KEY`: `base64key` or `id:base64key,id:base64key` (first = active). */
   masterKey: string | null;
   bootstrap: { clientId: string; clientSecret: string } | null;
   tokenTtlS: number;
+  /** Per-process access-token cache (services/token-cache.ts): entry lifetime (0 = off) and size bound. */
+  tokenCache: { ttlMs: number; maxEntries: number };
+  /** Most writes sharing one SQLite transaction (store/write-batcher.ts); 1 = one commit per write. */
+  writeBatchMax: number;
   /** Base of `documentation_url` and `/versions` URLs; null means "derive from the request". */
   publicUrl: string | null;
   rateLimit: { max: number; windowS: number };
@@ -57,6 +64,14 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('REDIS_URL must start with redis:// or rediss://');
   }
   const masterKey = read.string('EOA_MASTER_KEY');
+  if (masterKey !== null) {
+    // Checked here so a bad key is reported with every other problem, not at the first seal.
+    try {
+      parseMasterKeys(masterKey);
+    } catch (error) {
+      problems.push(`EOA_MASTER_KEY is invalid: ${(error as Error).message}`);
+    }
+  }
   if (databaseUrl !== null && masterKey === null) {
     problems.push(
       'EOA_MASTER_KEY is required with DATABASE_URL: every instance must seal secrets with the same key ' +
@@ -91,12 +106,18 @@ export function loadConfig(env: Env = process.env): Config {
       statementTimeoutMs: read.int('EOA_DB_STATEMENT_TIMEOUT_MS', 15_000, 0, 3_600_000),
     },
     redisUrl,
+    redisKeyPrefix: read.string('EOA_REDIS_KEY_PREFIX') ?? 'eoa:',
     masterKey,
     bootstrap:
       bootstrapClientId !== null && bootstrapClientSecret !== null
         ? { clientId: bootstrapClientId, clientSecret: bootstrapClientSecret }
         : null,
     tokenTtlS: read.int('EOA_TOKEN_TTL_S', 3600, 1, 31 * 24 * 3600),
+    tokenCache: {
+      ttlMs: read.int('EOA_TOKEN_CACHE_MS', 1000, 0, 60_000),
+      maxEntries: read.int('EOA_TOKEN_CACHE_MAX', 10_000, 1, 1_000_000),
+    },
+    writeBatchMax: read.int('EOA_WRITE_BATCH_MAX', 256, 1, 10_000),
     publicUrl: publicUrl?.replace(/\/+$/, '') ?? null,
     rateLimit: {
       max: read.int('EOA_RATE_LIMIT_MAX', 6000, 0, 100_000_000),

@@ -2,6 +2,10 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { buildServer } from './server.ts';
 import { openStore } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
+import { keysCommand } from './cli/keys-rotate.ts';
+import { backupCommand } from './cli/backup.ts';
+import { doctorCommand } from './cli/doctor.ts';
+import { seedCommand } from './cli/seed.ts';
 
 const USAGE = `usage: external-oauth-apps [command]
 
@@ -11,14 +15,12 @@ commands:
   doctor        check that every stored secret opens with the configured master keys
   keys rotate   re-seal every stored secret under the active (first) master key
   backup FILE   write a consistent online snapshot of the SQLite store to FILE
+  seed [COUNT]  load COUNT (default 1,000,000) generated applications, for benchmarks
 
 Configuration is read from the environment; see README.md.`;
 
 async function serve(config: Config) {
   const app = await buildServer(config);
-  const bootstrap = await app.services.users.bootstrapAdmin(config.bootstrap);
-  if (bootstrap?.generatedSecret) printBootstrapCredentials(bootstrap.clientId, bootstrap.generatedSecret);
-  else if (bootstrap) app.log.info({ userId: bootstrap.userId }, 'created the first admin from EOA_BOOTSTRAP_CLIENT_ID');
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -34,12 +36,16 @@ async function serve(config: Config) {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   const address = await app.listen({ port: config.port, host: config.host });
+  // After listen, so the printed instructions name the real address and a failed listen creates nobody.
+  const bootstrap = await app.services.users.bootstrapAdmin(config.bootstrap);
+  if (bootstrap?.generatedSecret) printBootstrapCredentials(bootstrap.clientId, bootstrap.generatedSecret, address);
+  else if (bootstrap) app.log.info({ userId: bootstrap.userId }, 'created the first admin from EOA_BOOTSTRAP_CLIENT_ID');
   // A plain line on stdout that scripts (and the e2e tests, with PORT=0) can read the address from.
   process.stdout.write(`external-oauth-apps listening on ${address}\n`);
 }
 
 /** The generated secret is shown once, on stdout, never through the logger. */
-function printBootstrapCredentials(clientId: string, clientSecret: string) {
+function printBootstrapCredentials(clientId: string, clientSecret: string, address: string) {
   process.stdout.write(
     [
       '',
@@ -51,7 +57,7 @@ function printBootstrapCredentials(clientId: string, clientSecret: string) {
       `   client_secret: ${clientSecret}`,
       '',
       ' Log in:  curl -d "client_id=<client_id>&client_secret=<client_secret>" \\',
-      '              http://127.0.0.1:19999/api/4.0/login',
+      `              ${address}/api/4.0/login`,
       '================================================================================',
       '',
     ].join('\n'),
@@ -82,6 +88,14 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate':
       await migrate(config);
       return 0;
+    case 'doctor':
+      return doctorCommand(config);
+    case 'keys':
+      return keysCommand(config, rest);
+    case 'backup':
+      return backupCommand(config, rest);
+    case 'seed':
+      return seedCommand(config, rest);
     default:
       process.stderr.write(`unknown command: ${[command, ...rest].join(' ')}\n\n${USAGE}\n`);
       return 2;

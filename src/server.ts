@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DestinationStream } from 'pino';
@@ -12,8 +11,13 @@ import { createRepositories, type Repositories } from './store/repositories.ts';
 import { loadSecretBox } from './crypto/master-key.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
 import { createServices, type Services } from './services/index.ts';
-import errorHandler from './http/error-handler.ts';
+import errorHandler, { frameworkError } from './http/error-handler.ts';
+import bodyParsers from './http/body-parsers.ts';
 import auth from './http/auth.ts';
+import counters from './http/counters.ts';
+import cors from './http/cors.ts';
+import rateLimit from './http/rate-limit.ts';
+import loginGuard from './http/login-guard.ts';
 import requestLog from './http/request-log.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
@@ -62,9 +66,14 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     trustProxy: config.http.trustProxy as boolean | string | string[],
     requestTimeout: config.http.requestTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Node enforces the header and request timeouts on this sweep (30 s by default), so a slow client
+    // would otherwise hold its socket up to 30 s past them.
+    http: { connectionsCheckingInterval: checkingInterval(config.http) },
     connectionTimeout: 0,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
+    // An undecodable path or an over-long path parameter gets Looker's 404 body, not fastify's own.
+    frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.headersTimeout = config.http.headersTimeoutMs;
 
@@ -76,10 +85,15 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(swagger, openApiOptions(config));
   await app.register(errorHandler);
   await app.register(requestLog);
-  await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
+  await app.register(counters, { config });
+  await app.register(cors, { origins: config.http.corsOrigins });
+  await app.register(bodyParsers);
   // Layer 2: services.
   await app.register(services);
   await app.register(auth);
+  // After auth: the limit is keyed by the caller the auth hook resolved.
+  await app.register(rateLimit);
+  await app.register(loginGuard);
   // Layer 3: routes.
   await app.register(publicRoutes);
   await app.register(apiRoutes, { prefix: '/api/4.0' });
@@ -87,10 +101,18 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   return app;
 }
 
+/** A tenth of the shortest slow-client timeout, between 50 ms and 1 s. */
+function checkingInterval({ headersTimeoutMs, requestTimeoutMs }: Config['http']): number {
+  const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0), 10_000);
+  return Math.min(1000, Math.max(50, Math.floor(shortest / 10)));
+}
+
 const infrastructure = fp(
   async (app: FastifyInstance, { config }: { config: Config }) => {
     const secretBox = loadSecretBox(config.masterKey, config.dataDir);
-    const store = openStore(config);
+    const store = openStore(config, {
+      onConnectionError: (error) => app.log.warn({ code: (error as { code?: string }).code, message: error.message }, 'database connection lost; the pool replaces it'),
+    });
     app.addHook('onClose', () => store.close());
     await migrateToLatest(store);
     app.decorate('config', config);
@@ -116,7 +138,8 @@ function openApiOptions(config: Config) {
         title: 'external-oauth-apps: Looker API 4.0 compatible External OAuth Applications',
         version: '4.0.26.12',
       },
-      servers: config.publicUrl ? [{ url: `${config.publicUrl}/api/4.0` }] : [],
+      // Paths carry their /api/4.0 prefix (and /versions sits at the root), so the server is the bare base.
+      servers: config.publicUrl ? [{ url: config.publicUrl }] : [],
       components: {
         securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } },
       },

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import formbody from '@fastify/formbody';
 import { AccessToken, LoginCredentials, UserIdParams } from '../schemas/auth.ts';
 import { NoContent, errorResponses } from '../schemas/common.ts';
 import { ApiError, notFound } from '../http/errors.ts';
@@ -11,6 +12,8 @@ const TAGS = ['ApiAuth'];
 
 export default async function authRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  // Only login takes a form body (what the SDKs send); every other route speaks JSON alone.
+  await app.register(formbody, { bodyLimit: app.config.http.bodyLimitBytes });
 
   app.post(
     '/login',
@@ -24,7 +27,8 @@ export default async function authRoutes(fastify: FastifyInstance) {
         consumes: ['application/x-www-form-urlencoded'],
         response: { 200: Type.Ref('AccessToken'), ...errorResponses() },
       },
-      config: { access: 'public' },
+      // loginGuard: failed attempts per address and client_id are counted; past the limit, 429 (http/login-guard.ts).
+      config: { access: 'public', loginGuard: true },
     },
     async (request) => {
       const { client_id, client_secret } = readCredentials(request.body, request.query);

@@ -57,9 +57,10 @@ export default async function publicRoutes(app: FastifyInstance) {
     return errorDocsPage();
   });
 
-  app.get('/healthz', { schema: { hide: true }, config: { access: 'public' } }, async () => ({ status: 'ok' }));
+  // Health probes are never rate limited: a load balancer that got 429 would take the instance out of rotation.
+  app.get('/healthz', { schema: { hide: true }, config: { access: 'public', rateLimit: false } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { hide: true }, config: { access: 'public' } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { hide: true }, config: { access: 'public', rateLimit: false } }, async (_request, reply) => {
     try {
       await pingStore(app.store);
       return { status: 'ready' };

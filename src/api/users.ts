@@ -117,7 +117,8 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       config: { access: 'admin' },
       // The SDK may send no body at all; that means "no purpose", not a malformed request.
       preValidation: async (request) => {
-        request.body ??= {};
+        // Only a missing body: a JSON `null` is still the wrong type of body (400).
+        if (request.body === undefined) request.body = {};
       },
     },
     async (request) => {

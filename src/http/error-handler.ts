@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, errorBody, invalid } from './errors.ts';
-import { isWrongBodyType, toValidationProblems } from './validation.ts';
+import { wrongBodyType, toValidationProblems } from './validation.ts';
 import { publicBase } from './public-url.ts';
+import { logRequest } from './request-log.ts';
 
 /**
  * Turns every failure into Looker's error bodies. Expected failures arrive as ApiError; fastify's own
@@ -12,7 +13,7 @@ import { publicBase } from './public-url.ts';
 export default fp(
   async (app) => {
     app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
-      const apiError = toApiError(error);
+      const apiError = toApiError(error, request.body);
       if (apiError.status >= 500) {
         request.log.error({ err: error, reqId: request.id }, 'request failed');
       }
@@ -24,27 +25,40 @@ export default fp(
   { name: 'error-handler' },
 );
 
+/**
+ * Fastify's `frameworkErrors` hook: a path that cannot be decoded (`%E0%A4%A`) or a path parameter over
+ * the router's length limit names nothing that exists, so it is a 404 like any unknown path.
+ */
+export function frameworkError(_error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  // Fastify answers these before routing, so no hook runs: the request id and log line are added here.
+  reply.header('x-request-id', request.id);
+  sendError(request, reply, new ApiError('not_found'));
+  logRequest(request, reply);
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError) {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   return reply.code(error.status).send(errorBody(error, publicBase(request, request.server.config.publicUrl)));
 }
 
-function toApiError(error: FastifyError | ApiError): ApiError {
+function bodyRequired(expected: string, body: unknown): string {
+  if (body === undefined) return `The request body is empty: send a JSON ${expected}.`;
+  return `The request body must be a JSON ${expected}.`;
+}
+
+function toApiError(error: FastifyError | ApiError, body: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error.validation) {
     const part = error.validationContext ?? 'body';
-    if (part === 'body' && isWrongBodyType(error.validation as never)) {
-      return new ApiError('bad_request', 'The request body must be a JSON object.');
-    }
+    const wrongType = part === 'body' ? wrongBodyType(error.validation as never) : null;
+    if (wrongType) return new ApiError('bad_request', bodyRequired(wrongType, body));
     return invalid(toValidationProblems(error.validation as never, part));
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError('payload_too_large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError('bad_request', 'Unsupported Content-Type: send application/json.');
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ApiError('bad_request', 'The request body is empty.');
+      return new ApiError('bad_request', 'Unsupported Content-Type: send application/json (login also takes application/x-www-form-urlencoded).');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError('bad_request', 'The request body is not valid JSON.');

@@ -23,8 +23,41 @@ export function createValidatorCompiler(sharedSchemas: object[]): FastifySchemaC
   }
   return ({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? strict : coercing;
-    return ajv.compile(schema as object) as ValidateFunction;
+    const validate = ajv.compile(schema as object) as ValidateFunction;
+    return httpPart === 'body' ? refusingNul(validate) : validate;
   };
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite can), so a body string containing it is refused here, with
+ * the same 422 on both engines, instead of failing in the database. Lookups by such a value find nothing
+ * (store/postgres-driver.ts).
+ */
+function refusingNul(validate: ValidateFunction) {
+  const checked = (data: unknown): boolean => {
+    if (!validate(data)) {
+      checked.errors = validate.errors;
+      return false;
+    }
+    const found: string[] = [];
+    collectNul(data, '', found);
+    checked.errors = found.map(
+      (instancePath): ErrorObject => ({ keyword: 'nul', instancePath, schemaPath: '', params: {}, message: 'must not contain the NUL character (U+0000)' }),
+    );
+    return found.length === 0;
+  };
+  checked.errors = null as ErrorObject[] | null | undefined;
+  return checked;
+}
+
+function collectNul(value: unknown, pointer: string, found: string[]): void {
+  if (typeof value === 'string') {
+    if (value.includes('\0')) found.push(pointer);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => collectNul(item, `${pointer}/${i}`, found));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) collectNul(item, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, found);
+  }
 }
 
 /** Looker's field paths are dotted (`errors.0.field`); JSON pointers are not. */
@@ -39,8 +72,12 @@ function fieldPath(pointer: string): string {
 export function toValidationProblems(errors: ErrorObject[], part: string): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   const seen = new Set<string>();
+  // A nullable field's anyOf reports one type error per branch; they become one "Must be string or null."
+  const typesAt = new Map<string, string[]>();
   for (const error of errors) {
-    // A nullable field's anyOf reports each branch; the one summary below says it plainly.
+    if (error.keyword === 'type') typesAt.set(error.instancePath, [...(typesAt.get(error.instancePath) ?? []), String((error.params as { type: string }).type)]);
+  }
+  for (const error of errors) {
     if (error.keyword === 'anyOf') continue;
     const base = fieldPath(error.instancePath);
     const problem: ValidationProblem =
@@ -50,7 +87,11 @@ export function toValidationProblems(errors: ErrorObject[], part: string): Valid
             code: 'missing_field',
             message: 'This field is required.',
           }
-        : { field: base || part, code: 'invalid', message: describe(error) };
+        : {
+            field: base || part,
+            code: 'invalid',
+            message: error.keyword === 'type' ? `Must be ${typesAt.get(error.instancePath)!.join(' or ').replace(',null', ' or null')}.` : describe(error),
+          };
     const key = `${problem.field}|${problem.code}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -62,8 +103,6 @@ export function toValidationProblems(errors: ErrorObject[], part: string): Valid
 function describe(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
-    case 'type':
-      return `Must be ${String(params.type).replace(',null', ' or null')}.`;
     case 'maxLength':
       return `Must be at most ${params.limit} characters.`;
     case 'minLength':
@@ -79,5 +118,11 @@ function describe(error: ErrorObject): string {
 
 /** True when the body itself (not a field of it) has the wrong type, e.g. an array or a string. */
 export function isWrongBodyType(errors: ErrorObject[]): boolean {
-  return errors.some((e) => e.instancePath === '' && e.keyword === 'type');
+  return wrongBodyType(errors) !== null;
+}
+
+/** The type the body should have had ('object', 'array') when the body itself has the wrong type; else null. */
+export function wrongBodyType(errors: ErrorObject[]): string | null {
+  const error = errors.find((e) => e.instancePath === '' && e.keyword === 'type');
+  return error ? String((error.params as { type: string }).type) : null;
 }

@@ -69,4 +69,7 @@ export const NoContent = Type.Null({ description: 'Successfully deleted.' });
 export const FieldsQuery = Type.Optional(Type.String({ description: 'Requested fields.' }));
 
 export const LimitQuery = Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000, description: 'Number of results to return.' }));
-export const OffsetQuery = Type.Optional(Type.Integer({ minimum: 0, description: 'Number of results to skip before returning any.' }));
+// Bounded: past 2^53 the coerced number is no longer an integer SQLite can bind (a fuzzed 1e20 was a 500).
+export const OffsetQuery = Type.Optional(
+  Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Number of results to skip before returning any.' }),
+);

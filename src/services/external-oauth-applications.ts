@@ -1,7 +1,150 @@
 import type { Repositories } from '../store/repositories.ts';
-import type { SecretBox } from '../crypto/secret-box.ts';
+import type { ExternalOauthApplicationChanges, ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
+import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
+import { conflict, invalid, notFound, type ValidationProblem } from '../http/errors.ts';
+import { uniqueViolationColumn } from '../store/unique-violation.ts';
+import type { WriteBatcher } from '../store/write-batcher.ts';
+import type {
+  CreateExternalOauthApplicationBody,
+  UpdateExternalOauthApplicationBody,
+} from '../schemas/external-oauth-applications.ts';
 
-/** Placeholder: the External OAuth Applications issue fills this in. */
-export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox) {
-  return { repos, secretBox };
+/** An application as the service hands it out: everything but the sealed secret. */
+export type ExternalOauthApplicationView = Omit<ExternalOauthApplicationRecord, 'client_secret_sealed'>;
+
+/** The row-bound additional data of a client secret: a ciphertext copied to another app does not open. */
+export function clientSecretAad(clientId: string): string {
+  return secretAad('external_oauth_applications', clientId, 'client_secret');
 }
+
+const DIALECT_NAME = /^[a-z0-9_]+$/;
+
+/**
+ * The rules of an application body that its schema does not carry. Takes the body as received, possibly
+ * with fields of the wrong type (the schema reports those), so each rule looks only at a string: the
+ * routes join these problems with the schema's into one 422.
+ */
+export function applicationRuleProblems(body: unknown, pathClientId?: string): ValidationProblem[] {
+  if (typeof body !== 'object' || body === null) return [];
+  const { name, dialect_name, client_id } = body as Record<string, unknown>;
+  const problems: ValidationProblem[] = [];
+  if (typeof name === 'string' && name.trim() === '') {
+    problems.push({ field: 'name', code: 'invalid', message: 'Must not be blank.' });
+  }
+  if (typeof dialect_name === 'string' && !DIALECT_NAME.test(dialect_name)) {
+    problems.push({
+      field: 'dialect_name',
+      code: 'invalid',
+      message: 'Must be a dialect name of lower-case letters, digits and _, such as snowflake or bigquery_standard_sql.',
+    });
+  }
+  if (pathClientId !== undefined && typeof client_id === 'string' && client_id !== pathClientId) {
+    problems.push({ field: 'client_id', code: 'invalid', message: 'Must equal the client_id in the path: a client_id cannot be changed.' });
+  }
+  return problems;
+}
+
+function assertValid(problems: ValidationProblem[]) {
+  if (problems.length > 0) throw invalid(problems);
+}
+
+/** The database settled a race on a unique index; say which field lost it. */
+function taken(error: unknown) {
+  const column = uniqueViolationColumn(error);
+  if (column === 'client_id') return conflict('An External OAuth Application with this client_id already exists');
+  if (column === 'name') return conflict('An External OAuth Application with this name already exists');
+  return null;
+}
+
+function view({ client_secret_sealed: _sealed, ...app }: ExternalOauthApplicationRecord): ExternalOauthApplicationView {
+  return app;
+}
+
+/** Rows per query when the whole list is streamed: memory stays flat whatever the table holds. */
+const STREAM_PAGE = 1000;
+
+/** Creates and updates go through `writes` (group commit): answered after their own COMMIT, one 409 each. */
+export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher) {
+  const sealClientSecret = (clientId: string, secret: string) => secretBox.seal(secret, clientSecretAad(clientId));
+
+  return {
+    async list(filter: { name?: string; client_id?: string; limit?: number; offset?: number }): Promise<ExternalOauthApplicationView[]> {
+      return (await repos.externalOauthApplications.list(filter)).map(view);
+    },
+
+    /**
+     * Every application in id order (after skipping `offset`, at most `limit`), fetched a page at a time by
+     * key. The first page is read before this resolves, so a failing database is a plain error, not a cut
+     * response. Each page is its own query, so a long walk holds no lock and no snapshot: an application
+     * created or deleted meanwhile may or may not appear, but none appears twice and the order holds.
+     */
+    async stream(options: { limit?: number; offset?: number } = {}): Promise<AsyncIterable<ExternalOauthApplicationView>> {
+      const limit = options.limit ?? Number.POSITIVE_INFINITY;
+      const first = await repos.externalOauthApplications.list({ limit: Math.min(STREAM_PAGE, limit), offset: options.offset ?? 0 });
+      return (async function* pages() {
+        let page = first;
+        let remaining = limit;
+        while (page.length > 0) {
+          for (const record of page) yield view(record);
+          remaining -= page.length;
+          if (page.length < STREAM_PAGE || remaining <= 0) return;
+          page = await repos.externalOauthApplications.list({ after_id: page[page.length - 1].id, limit: Math.min(STREAM_PAGE, remaining) });
+        }
+      })();
+    },
+
+    /** The secret is sealed before the insert; the unique indexes decide between concurrent creates. */
+    async create(input: CreateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
+      assertValid(applicationRuleProblems(input));
+      try {
+        const fields = {
+          name: input.name.trim(),
+          client_id: input.client_id,
+          client_secret_sealed: sealClientSecret(input.client_id, input.client_secret),
+          tenant_id: input.tenant_id ?? null,
+          dialect_name: input.dialect_name ?? null,
+          bi_directional_data_access: input.bi_directional_data_access ?? null,
+        };
+        const created = await writes.run((tx) => repos.externalOauthApplications.insert(fields, tx));
+        return view(created);
+      } catch (error) {
+        throw taken(error) ?? error;
+      }
+    },
+
+    /** Partial update; fields left out keep their value. Sending `client_secret` rotates it. */
+    async update(clientId: string, input: UpdateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
+      assertValid(applicationRuleProblems(input, clientId));
+      const changes: ExternalOauthApplicationChanges = {
+        ...(input.name === undefined ? {} : { name: input.name.trim() }),
+        ...(input.client_secret === undefined ? {} : { client_secret_sealed: sealClientSecret(clientId, input.client_secret) }),
+        ...(input.tenant_id === undefined ? {} : { tenant_id: input.tenant_id }),
+        ...(input.dialect_name === undefined ? {} : { dialect_name: input.dialect_name }),
+        ...(input.bi_directional_data_access === undefined ? {} : { bi_directional_data_access: input.bi_directional_data_access }),
+      };
+      try {
+        const updated = await writes.run((tx) => repos.externalOauthApplications.update(clientId, changes, tx));
+        if (!updated) throw notFound();
+        return view(updated);
+      } catch (error) {
+        throw taken(error) ?? error;
+      }
+    },
+
+    /** The application's user states go with it (ON DELETE CASCADE, in the same statement). */
+    async delete(clientId: string): Promise<void> {
+      if (!(await repos.externalOauthApplications.delete(clientId))) throw notFound();
+    },
+
+    /**
+     * The client secret in the clear, for the OAuth flow that talks to the external system; never for a
+     * response. Null when no application has that client_id; throws SecretBoxError when it does not open.
+     */
+    async openClientSecret(clientId: string): Promise<string | null> {
+      const app = await repos.externalOauthApplications.findByClientId(clientId);
+      return app ? secretBox.open(app.client_secret_sealed, clientSecretAad(app.client_id)) : null;
+    },
+  };
+}
+
+export type ExternalOauthApplicationsService = ReturnType<typeof externalOauthApplicationsService>;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Repositories } from '../store/repositories.ts';
 import { DECOY_HASH_PROMISE, newToken, tokenDigest, verifySecret } from '../crypto/password.ts';
 import { ADMIN_ROLE_ID } from '../store/users-repository.ts';
+import type { TokenCache } from './token-cache.ts';
 
 export interface AccessToken {
   access_token: string;
@@ -18,7 +19,9 @@ export interface Caller {
   tokenHash: string;
 }
 
-export function sessionsService(repos: Repositories, options: { tokenTtlS: number }) {
+export function sessionsService(repos: Repositories, options: { tokenTtlS: number; tokenCache: TokenCache }) {
+  const { tokenCache } = options;
+
   async function issueToken(userId: string, principalUserId: string, credentialsId: string): Promise<AccessToken> {
     const token = newToken();
     const expiresAt = new Date(Date.now() + options.tokenTtlS * 1000).toISOString();
@@ -56,21 +59,30 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
 
     async logout(caller: Caller): Promise<void> {
       await repos.sessions.delete(caller.tokenHash);
+      tokenCache.delete(caller.tokenHash);
     },
 
-    /** Resolves a presented access token to its caller, or null when it is unknown, expired or revoked. */
+    /**
+     * Resolves a presented access token to its caller, or null when it is unknown, expired or revoked.
+     * A hit in the token cache answers without the database (see token-cache.ts for the staleness bound).
+     */
     async authenticate(token: string): Promise<Caller | null> {
       const tokenHash = tokenDigest(token);
+      const cached = tokenCache.get(tokenHash);
+      if (cached) return cached;
+      const generation = tokenCache.generation();
       const session = await repos.sessions.findLive(tokenHash, new Date().toISOString());
       if (!session) return null;
       const user = await repos.users.findById(session.user_id);
       if (!user) return null;
-      return {
+      const caller: Caller = {
         userId: session.user_id,
         principalUserId: session.principal_user_id,
         isAdmin: user.role_ids.includes(ADMIN_ROLE_ID),
         tokenHash,
       };
+      tokenCache.set(tokenHash, caller, Date.parse(session.expires_at), generation);
+      return caller;
     },
 
     async purgeExpired(): Promise<number> {

@@ -4,9 +4,10 @@ import type { Repositories } from '../store/repositories.ts';
 import { ADMIN_ROLE_ID, type User, type UserFields } from '../store/users-repository.ts';
 import type { CredentialsApi3 } from '../store/credentials-repository.ts';
 import { hashSecret } from '../crypto/password.ts';
-import { ApiError, invalid, notFound } from '../http/errors.ts';
+import { ApiError, conflict, invalid, notFound } from '../http/errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
 import { newClientId, newClientSecret } from './sessions.ts';
+import type { TokenCache } from './token-cache.ts';
 
 export interface BootstrapResult {
   userId: string;
@@ -18,7 +19,8 @@ export interface BootstrapResult {
 /** Arbitrary but fixed: the advisory lock that serialises first-admin creation across instances. */
 const BOOTSTRAP_LOCK_ID = 7_341_011;
 
-export function usersService(repos: Repositories, engine: Engine) {
+/** `tokenCache` is cleared whole after any change that can revoke a live token (see token-cache.ts). */
+export function usersService(repos: Repositories, engine: Engine, tokenCache: TokenCache) {
   async function requireUser(id: string): Promise<User> {
     const user = await repos.users.findById(id);
     if (!user) throw notFound();
@@ -50,26 +52,37 @@ export function usersService(repos: Repositories, engine: Engine) {
       try {
         return await repos.users.insert(fields, []);
       } catch (error) {
-        throw emailTaken(error) ?? error;
+        if (uniqueViolationColumn(error) === 'email') throw conflict('A user with this email already exists');
+        throw error;
       }
     },
 
-    async update(callerId: string, id: string, fields: UserFields): Promise<User> {
+    async update(callerId: string, id: string, body: UserFields): Promise<User> {
+      const fields = writableFields(body);
       if (fields.is_disabled === true && id === callerId) {
         throw new ApiError('forbidden', 'You cannot disable yourself');
       }
+      if (!isId(id)) throw notFound();
       try {
         const user = await repos.users.update(id, fields);
+        if (fields.is_disabled !== undefined) tokenCache.clear();
         if (!user) throw notFound();
         return user;
       } catch (error) {
-        throw emailTaken(error) ?? error;
+        // Looker documents no 409 for update_user: a taken email is a validation problem there.
+        if (uniqueViolationColumn(error) === 'email') {
+          throw invalid([{ field: 'email', code: 'already_exists', message: 'A user with this email already exists' }]);
+        }
+        throw error;
       }
     },
 
     async delete(callerId: string, id: string): Promise<void> {
       if (id === callerId) throw new ApiError('forbidden', 'You cannot delete yourself');
-      if (!(await repos.users.delete(id))) throw notFound();
+      if (!isId(id)) throw notFound();
+      const deleted = await repos.users.delete(id);
+      tokenCache.clear();
+      if (!deleted) throw notFound();
     },
 
     roles: () => repos.users.roles(),
@@ -92,6 +105,7 @@ export function usersService(repos: Repositories, engine: Engine) {
       }
       const unique = [...new Set(roleIds)];
       await repos.db.transaction().execute((tx) => repos.users.setRoles(id, unique, tx));
+      tokenCache.clear();
       return roles.filter((r) => unique.includes(r.id));
     },
 
@@ -121,18 +135,31 @@ export function usersService(repos: Repositories, engine: Engine) {
 
     async updateCredentials(userId: string, id: string, fields: { purpose?: string | null; is_disabled?: boolean }) {
       const updated = await repos.credentials.update(userId, id, fields);
+      if (fields.is_disabled !== undefined) tokenCache.clear();
       if (!updated) throw notFound();
       return updated;
     },
 
     async deleteCredentials(userId: string, id: string): Promise<void> {
-      if (!(await repos.credentials.delete(userId, id))) throw notFound();
+      const deleted = await repos.credentials.delete(userId, id);
+      tokenCache.clear();
+      if (!deleted) throw notFound();
     },
   };
 }
 
-function emailTaken(error: unknown): ApiError | null {
-  return uniqueViolationColumn(error) === 'email' ? new ApiError('conflict', 'A user with this email already exists') : null;
+/**
+ * Clients often send back a whole User (`can`, `id`, `role_ids`…): those read-only fields are ignored,
+ * as Looker does, and never reach the UPDATE.
+ */
+function writableFields(body: UserFields): UserFields {
+  const keys = ['first_name', 'last_name', 'email', 'locale', 'is_disabled'] as const;
+  return Object.fromEntries(keys.filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
+}
+
+/** Ids are positive integers; anything else names no user, and PostgreSQL would reject it in a bigint comparison. */
+function isId(id: string): boolean {
+  return /^\d{1,18}$/.test(id);
 }
 
 export type UsersService = ReturnType<typeof usersService>;

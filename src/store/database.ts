@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
+import { ResilientPostgresDialect } from './postgres-driver.ts';
+import { withStatementCache } from './sqlite-statement-cache.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -18,9 +20,14 @@ export interface Store {
 
 export const SQLITE_FILE_NAME = 'external-oauth-apps.sqlite';
 
+export interface StoreOptions {
+  /** Told about connections lost outside a query (PostgreSQL); the pool replaces them by itself. */
+  onConnectionError?: (error: Error) => void;
+}
+
 /** The one place that knows which engine is behind the store. */
-export function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'database'>): Store {
-  return config.databaseUrl ? openPostgres(config.databaseUrl, config.database) : openSqlite(config.dataDir);
+export function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'database'>, options: StoreOptions = {}): Store {
+  return config.databaseUrl ? openPostgres(config.databaseUrl, config.database, options) : openSqlite(config.dataDir);
 }
 
 function openSqlite(dataDir: string): Store {
@@ -33,7 +40,7 @@ function openSqlite(dataDir: string): Store {
   connection.pragma('synchronous = FULL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   return {
     db,
     engine: 'sqlite',
@@ -44,20 +51,23 @@ function openSqlite(dataDir: string): Store {
   };
 }
 
-function openPostgres(url: string, options: Config['database']): Store {
+function openPostgres(url: string, settings: Config['database'], options: StoreOptions): Store {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.poolMax,
+    max: settings.poolMax,
     // Per-connection guards: a runaway statement or a stuck transaction cannot hold a connection forever.
-    statement_timeout: options.statementTimeoutMs || undefined,
-    idle_in_transaction_session_timeout: options.statementTimeoutMs ? options.statementTimeoutMs * 2 : undefined,
+    statement_timeout: settings.statementTimeoutMs || undefined,
+    idle_in_transaction_session_timeout: settings.statementTimeoutMs ? settings.statementTimeoutMs * 2 : undefined,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
   });
-  // A connection that dies while idle in the pool emits 'error' on the pool; without a listener that
-  // would crash the process. The pool drops it and the next query opens a new one.
-  pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // A connection that dies emits 'error' on its client, and an 'error' event nobody listens to crashes
+  // the process. pg-pool listens only while a client is idle (it then drops it and re-emits on the pool,
+  // reported here). A client checked out when it dies needs a listener of its own; the statement it was
+  // running fails anyway, and the driver discards it (postgres-driver.ts).
+  pool.on('error', (error) => options.onConnectionError?.(error));
+  pool.on('connect', (client) => client.on('error', () => {}));
+  const db = new Kysely<Database>({ dialect: new ResilientPostgresDialect(pool, settings.poolMax) });
   return {
     db,
     engine: 'postgres',
@@ -70,5 +80,5 @@ function openPostgres(url: string, options: Config['database']): Store {
 
 /** Cheap round trip for readiness checks. */
 export async function pingStore(store: Store): Promise<void> {
-  await sql`select 1`.execute(store.db);
+  await store.db.selectNoFrom(sql<number>`1`.as('one')).execute();
 }

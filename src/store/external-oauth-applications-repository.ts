@@ -58,11 +58,13 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
       return toRecord(row);
     },
 
+    /** `after_id` pages by key (rows with a greater id), for walking the whole table in bounded steps. */
     async list(
-      filter: { name?: string; client_id?: string; limit?: number; offset?: number } = {},
+      filter: { name?: string; client_id?: string; after_id?: string; limit?: number; offset?: number } = {},
       tx: Db = db,
     ): Promise<ExternalOauthApplicationRecord[]> {
       let query = tx.selectFrom('external_oauth_applications').selectAll().orderBy('id');
+      if (filter.after_id !== undefined) query = query.where('id', '>', filter.after_id);
       if (filter.name !== undefined) query = query.where('name', '=', filter.name);
       if (filter.client_id !== undefined) query = query.where('client_id', '=', filter.client_id);
       // SQLite has no OFFSET without LIMIT, so an offset alone comes with an unbounded limit.

@@ -1,5 +1,6 @@
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Store } from './database.ts';
+import type { Database } from './schema.ts';
 import { initialMigration } from './migrations/001-initial.ts';
 
 /** Migrations in order; names sort, and a name once released never changes. */
@@ -10,14 +11,29 @@ function migrationsFor(store: Store): Record<string, Migration> {
 }
 
 /**
- * Brings the schema up to date. On PostgreSQL, Kysely's migrator holds a session-level advisory lock
- * (pg_advisory_lock) for the run, so instances starting together migrate one after the other and the
- * later ones find nothing left to do. On SQLite the write lock does the same.
+ * Brings the schema up to date; returns the names of the migrations it applied.
+ *
+ * On PostgreSQL, Kysely's migrator takes a session-level advisory lock (pg_advisory_lock) and applies
+ * all pending migrations in one transaction, so instances starting together migrate one after the other
+ * and the later ones find nothing left to do. The run holds one connection with the statement timeout
+ * off: waiting for that lock, or building an index on a large table, may take longer than any request
+ * should. On SQLite the database write lock does the same job.
  */
 export async function migrateToLatest(store: Store): Promise<string[]> {
+  if (store.engine === 'sqlite') return migrate(store, store.db);
+  return store.db.connection().execute(async (connection) => {
+    await sql`set statement_timeout = 0`.execute(connection);
+    try {
+      return await migrate(store, connection);
+    } finally {
+      await sql`reset statement_timeout`.execute(connection);
+    }
+  });
+}
+
+async function migrate(store: Store, db: Kysely<Database>): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(store) };
-  const migrator = new Migrator({ db: store.db, provider });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) throw error;
   const failed = results?.find((r) => r.status === 'Error');
   if (failed) throw new Error(`migration ${failed.migrationName} failed`);

@@ -13,6 +13,14 @@ export interface UserStateRecord {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+const isId = (id: string) => /^\d{1,18}$/.test(id);
+
+/** The key of a user state row, as paging through sealed tokens uses it. */
+export interface UserStateKey {
+  user_id: string;
+  oauth_application_id: string;
+}
+
 export function userStatesRepository(db: Kysely<Database>) {
   return {
     /** Inserts or replaces the state of (user, application) in one statement: tokens rotate. */
@@ -32,6 +40,7 @@ export function userStatesRepository(db: Kysely<Database>) {
     },
 
     async find(userId: string, applicationId: string, tx: Db = db): Promise<UserStateRecord | null> {
+      if (!isId(userId) || !isId(applicationId)) return null;
       const row = await tx
         .selectFrom('oauth_application_user_states')
         .selectAll()
@@ -47,6 +56,31 @@ export function userStatesRepository(db: Kysely<Database>) {
         refresh_token_sealed: row.refresh_token_sealed,
         refresh_token_expires_at: toNullableIso(row.refresh_token_expires_at),
       };
+    },
+
+    /** Every sealed token, in key order after `after` (null: from the start), for `doctor` and key rotation. */
+    async sealedTokens(after: UserStateKey | null, limit: number, tx: Db = db) {
+      let query = tx
+        .selectFrom('oauth_application_user_states')
+        .select(['user_id', 'oauth_application_id', 'access_token_sealed', 'refresh_token_sealed'])
+        .orderBy('user_id')
+        .orderBy('oauth_application_id')
+        .limit(limit);
+      if (after) {
+        query = query.where((eb) =>
+          eb.or([
+            eb('user_id', '>', after.user_id),
+            eb.and([eb('user_id', '=', after.user_id), eb('oauth_application_id', '>', after.oauth_application_id)]),
+          ]),
+        );
+      }
+      const rows = await query.execute();
+      return rows.map((r) => ({
+        user_id: idString(r.user_id),
+        oauth_application_id: idString(r.oauth_application_id),
+        access_token_sealed: r.access_token_sealed,
+        refresh_token_sealed: r.refresh_token_sealed,
+      }));
     },
   };
 }

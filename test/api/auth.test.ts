@@ -1,21 +1,34 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { ADMIN, bearer, buildTestApp, json, loginToken, testConfig, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
+import { tokenDigest } from '../../src/crypto/password.ts';
+import { buildServer } from '../../src/server.ts';
+import { FOUNDATION_ROUTES, describeRoute, type RouteIds } from './foundation-routes.ts';
 
-describe('login and logout', () => {
+const form = (body: Record<string, string>, url = '/api/4.0/login') => ({
+  method: 'POST' as const,
+  url,
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  payload: new URLSearchParams(body).toString(),
+});
+
+async function createUser(t: TestApp, roleIds: string[]) {
+  const auth = bearer(t.adminToken);
+  const user = json(await t.inject({ method: 'POST', url: '/api/4.0/users', headers: auth, payload: { first_name: 'Someone' } }));
+  await t.inject({ method: 'PUT', url: `/api/4.0/users/${user.id}/roles`, headers: auth, payload: roleIds });
+  const creds = json(await t.inject({ method: 'POST', url: `/api/4.0/users/${user.id}/credentials_api3`, headers: auth }));
+  return { id: user.id as string, credentialsId: creds.id as string, client_id: creds.client_id as string, client_secret: creds.client_secret as string };
+}
+
+describe('login', () => {
   let t: TestApp;
   before(async () => {
     t = await buildTestApp();
   });
   after(() => t.close());
-
-  const form = (body: Record<string, string>) => ({
-    method: 'POST' as const,
-    url: '/api/4.0/login',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams(body).toString(),
-  });
 
   test('form credentials give a Bearer token with expires_in', async () => {
     const response = await t.inject(form(ADMIN));
@@ -27,23 +40,312 @@ describe('login and logout', () => {
     assert.match(token.access_token, /^[A-Za-z0-9_-]{43}$/);
   });
 
-  test('wrong secret, unknown client_id and missing fields all answer 404 Not found', async () => {
-    for (const body of [{ ...ADMIN, client_secret: 'wrong' }, { client_id: 'nobody', client_secret: 'x' }, { client_id: ADMIN.client_id }]) {
-      const response = await t.inject(form(body as Record<string, string>));
-      assert.equal(response.statusCode, 404);
+  test('credentials in the query string are still accepted, as by Looker', async () => {
+    const response = await t.inject({ method: 'POST', url: `/api/4.0/login?${new URLSearchParams(ADMIN)}` });
+    assert.equal(response.statusCode, 200);
+    assertResponse('login', response);
+    const me = await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(json(response).access_token) });
+    assert.equal(json(me).id, '1');
+  });
+
+  test('a JSON body is accepted too', async () => {
+    const response = await t.inject({ method: 'POST', url: '/api/4.0/login', payload: ADMIN });
+    assert.equal(response.statusCode, 200);
+    assertResponse('login', response);
+  });
+
+  test('every login gives a new token', async () => {
+    const a = json(await t.inject(form(ADMIN))).access_token;
+    const b = json(await t.inject(form(ADMIN))).access_token;
+    assert.notEqual(a, b);
+  });
+
+  test('wrong secret, unknown client_id, missing, empty or over-long fields all answer 404 Not found', async () => {
+    const cases: Array<Record<string, string>> = [
+      { ...ADMIN, client_secret: 'wrong' },
+      { client_id: 'nobody', client_secret: 'x' },
+      { client_id: ADMIN.client_id },
+      { client_secret: ADMIN.client_secret },
+      { client_id: '', client_secret: '' },
+      {},
+      { client_id: ADMIN.client_id, client_secret: ADMIN.client_secret + 'x'.repeat(2000) },
+    ];
+    for (const body of cases) {
+      const response = await t.inject(form(body));
+      assert.equal(response.statusCode, 404, JSON.stringify(body));
       assertResponse('login', response);
       assert.equal(json(response).message, 'Not found');
     }
+    const query = await t.inject({ method: 'POST', url: `/api/4.0/login?client_id=${ADMIN.client_id}&client_secret=nope` });
+    assert.equal(query.statusCode, 404);
+    assertResponse('login', query);
   });
 
-  test('logout ends the token: 204 without Content-Type, then 401', async () => {
+  test('the token is accepted as "Bearer X", "token X" and in any case', async () => {
     const token = json(await t.inject(form(ADMIN))).access_token;
-    const logout = await t.inject({ method: 'DELETE', url: '/api/4.0/logout', headers: bearer(token) });
+    for (const authorization of [`Bearer ${token}`, `token ${token}`, `bearer ${token}`, `TOKEN ${token}`]) {
+      const me = await t.inject({ method: 'GET', url: '/api/4.0/user', headers: { authorization } });
+      assert.equal(me.statusCode, 200, authorization);
+    }
+  });
+
+  test('tokens are stored only as their SHA-256 digest, with an expiry', async () => {
+    const token = json(await t.inject(form(ADMIN))).access_token;
+    const rows = await t.app.store.db.selectFrom('sessions').selectAll().execute();
+    const row = rows.find((r) => r.token_hash === tokenDigest(token));
+    assert.ok(row, 'a session row keyed by the digest');
+    assert.ok(!JSON.stringify(rows).includes(token), 'the token itself is stored nowhere');
+    const expiresAt = Date.parse(String(row.expires_at instanceof Date ? row.expires_at.toISOString() : row.expires_at));
+    assert.ok(expiresAt > Date.now() + 3500_000 && expiresAt <= Date.now() + 3600_000);
+  });
+
+  test('EOA_TOKEN_TTL_S sets expires_in', async () => {
+    const short = await buildTestApp({ EOA_TOKEN_TTL_S: '120' });
+    try {
+      const response = await short.inject(form(ADMIN));
+      assert.equal(json(response).expires_in, 120);
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('login/{user_id}', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp();
+  });
+  after(() => t.close());
+
+  test('an admin gets a token that acts as the user', async () => {
+    const user = await createUser(t, ['2']);
+    const response = await t.inject({ method: 'POST', url: `/api/4.0/login/${user.id}`, headers: bearer(t.adminToken) });
+    assert.equal(response.statusCode, 200);
+    assertResponse('login_user', response);
+    const sudo = json(response).access_token;
+    const me = await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(sudo) });
+    assert.equal(json(me).id, user.id);
+    // It has that user's rights, not the admin's.
+    const users = await t.inject({ method: 'GET', url: '/api/4.0/users', headers: bearer(sudo) });
+    assert.equal(users.statusCode, 404);
+    // And cannot itself log in as someone else.
+    const again = await t.inject({ method: 'POST', url: '/api/4.0/login/1', headers: bearer(sudo) });
+    assert.equal(again.statusCode, 404);
+    assertResponse('login_user', again);
+  });
+
+  test('unknown, disabled and malformed user ids answer 404', async () => {
+    const disabled = await createUser(t, ['2']);
+    await t.inject({ method: 'PATCH', url: `/api/4.0/users/${disabled.id}`, headers: bearer(t.adminToken), payload: { is_disabled: true } });
+    for (const id of ['999999', disabled.id, 'abc', '%2F', '-1']) {
+      const response = await t.inject({ method: 'POST', url: `/api/4.0/login/${id}`, headers: bearer(t.adminToken) });
+      assert.equal(response.statusCode, 404, id);
+      assertResponse('login_user', response);
+    }
+  });
+
+  test("the token dies with the admin's own credentials", async () => {
+    const admin2 = await createUser(t, ['1']);
+    const target = await createUser(t, ['2']);
+    const admin2Token = await loginToken(t.app, admin2.client_id, admin2.client_secret);
+    const sudo = json(await t.inject({ method: 'POST', url: `/api/4.0/login/${target.id}`, headers: bearer(admin2Token) })).access_token;
+    assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(sudo) })).statusCode, 200);
+
+    const deleted = await t.inject({
+      method: 'DELETE',
+      url: `/api/4.0/users/${admin2.id}/credentials_api3/${admin2.credentialsId}`,
+      headers: bearer(t.adminToken),
+    });
+    assert.equal(deleted.statusCode, 204);
+    for (const token of [sudo, admin2Token]) {
+      const me = await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) });
+      assert.equal(me.statusCode, 401);
+      assertResponse('me', me);
+    }
+    // The target's own credentials still work.
+    assert.ok(await loginToken(t.app, target.client_id, target.client_secret));
+  });
+
+  test("the token dies when the admin is disabled", async () => {
+    const admin2 = await createUser(t, ['1']);
+    const target = await createUser(t, ['2']);
+    const admin2Token = await loginToken(t.app, admin2.client_id, admin2.client_secret);
+    const sudo = json(await t.inject({ method: 'POST', url: `/api/4.0/login/${target.id}`, headers: bearer(admin2Token) })).access_token;
+    await t.inject({ method: 'PATCH', url: `/api/4.0/users/${admin2.id}`, headers: bearer(t.adminToken), payload: { is_disabled: true } });
+    assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(sudo) })).statusCode, 401);
+  });
+});
+
+describe('logout', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp();
+  });
+  after(() => t.close());
+
+  for (const url of ['/api/4.0/logout', '/api/logout']) {
+    test(`DELETE ${url} ends the token: 204 without body or Content-Type, then 401`, async () => {
+      const token = json(await t.inject(form(ADMIN))).access_token;
+      const other = json(await t.inject(form(ADMIN))).access_token;
+      const logout = await t.inject({ method: 'DELETE', url, headers: bearer(token) });
+      assert.equal(logout.statusCode, 204);
+      assertResponse('logout', logout);
+      for (const attempt of [
+        { method: 'GET' as const, url: '/api/4.0/user', operationId: 'me' },
+        { method: 'DELETE' as const, url, operationId: 'logout' },
+      ]) {
+        const response = await t.inject({ method: attempt.method, url: attempt.url, headers: { authorization: `token ${token}` } });
+        assert.equal(response.statusCode, 401);
+        assertResponse(attempt.operationId, response);
+        assert.equal(json(response).message, 'Requires authentication.');
+      }
+      // Only that token ended.
+      assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(other) })).statusCode, 200);
+    });
+  }
+
+  test('a JSON Content-Type on the body-less DELETE is fine', async () => {
+    const token = json(await t.inject(form(ADMIN))).access_token;
+    const logout = await t.inject({ method: 'DELETE', url: '/api/4.0/logout', headers: { ...bearer(token), 'content-type': 'application/json' } });
     assert.equal(logout.statusCode, 204);
-    assertResponse('logout', logout);
-    const me = await t.inject({ method: 'GET', url: '/api/4.0/user', headers: { authorization: `token ${token}` } });
-    assert.equal(me.statusCode, 401);
-    assertResponse('me', me);
-    assert.equal(json(me).message, 'Requires authentication.');
+  });
+});
+
+describe('token lifetime and restarts', () => {
+  test('an expired token answers 401', async () => {
+    const t = await buildTestApp();
+    try {
+      const token = json(await t.inject(form(ADMIN))).access_token;
+      await t.app.store.db
+        .updateTable('sessions')
+        .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
+        .where('token_hash', '=', tokenDigest(token))
+        .execute();
+      const me = await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) });
+      assert.equal(me.statusCode, 401);
+      assertResponse('me', me);
+      assert.equal(json(me).message, 'Requires authentication.');
+      // The admin's other token is untouched.
+      assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(t.adminToken) })).statusCode, 200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('tokens survive a restart, and a restart never creates a second admin', async () => {
+    const config = await testConfig();
+    const first = await buildTestApp({}, config);
+    const token = first.adminToken;
+    await first.close();
+
+    // Same store, other bootstrap credentials: the store has users, so nothing is created.
+    const second = await buildTestApp({}, config);
+    try {
+      assert.equal(await second.app.services.users.bootstrapAdmin({ clientId: 'another-admin', clientSecret: 'another-secret-0123456789' }), null);
+      const me = await second.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) });
+      assert.equal(me.statusCode, 200);
+      assert.equal(json(me).id, '1');
+      const users = json(await second.inject({ method: 'GET', url: '/api/4.0/users', headers: bearer(token) }));
+      assert.deepEqual(
+        users.map((u: { id: string }) => u.id),
+        ['1'],
+      );
+      const other = await second.inject(form({ client_id: 'another-admin', client_secret: 'another-secret-0123456789' }));
+      assert.equal(other.statusCode, 404);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('without bootstrap credentials the first admin gets generated ones, given out once', async () => {
+    const config = { ...(await testConfig()), bootstrap: null };
+    const app = await buildServer(config, { logStream: new PassThrough() });
+    try {
+      const created = await app.services.users.bootstrapAdmin(null);
+      assert.ok(created?.generatedSecret, 'a generated secret to print');
+      assert.equal(created.userId, '1');
+      assert.ok(await loginToken(app, created.clientId, created.generatedSecret));
+      assert.equal(await app.services.users.bootstrapAdmin(null), null, 'nothing the second time');
+      assert.equal(await app.repos.users.count(), 1);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('who may call what (generated for every route)', () => {
+  let t: TestApp;
+  let member: Awaited<ReturnType<TestApp['newUser']>>;
+  let victim: Awaited<ReturnType<typeof createUser>>;
+  before(async () => {
+    t = await buildTestApp();
+    member = await t.newUser();
+    victim = await createUser(t, ['2']);
+  });
+  after(() => t.close());
+
+  const ids = (): RouteIds => ({ user: victim.id, credentials: victim.credentialsId });
+  const unknownToken = randomBytes(32).toString('base64url');
+  const badHeaders: Array<[string, Record<string, string>]> = [
+    ['no Authorization header', {}],
+    ['an unknown token', { authorization: `Bearer ${unknownToken}` }],
+    ['a malformed token', { authorization: 'Bearer not a token' }],
+    ['another scheme', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }],
+    ['a bare token', { authorization: unknownToken }],
+  ];
+
+  test('the table covers every foundation operation of the OpenAPI document', async () => {
+    const doc = json(await t.inject({ method: 'GET', url: '/api/4.0/openapi.json' }));
+    const documented = new Set<string>();
+    for (const methods of Object.values(doc.paths as Record<string, Record<string, { operationId: string; tags: string[] }>>)) {
+      for (const op of Object.values(methods)) {
+        if (op.tags.some((tag) => ['ApiAuth', 'User', 'Role'].includes(tag))) documented.add(op.operationId);
+      }
+    }
+    const covered = new Set([...FOUNDATION_ROUTES.map((r) => r.operationId), 'login', 'versions']);
+    assert.deepEqual([...documented].filter((op) => !covered.has(op)), []);
+  });
+
+  for (const route of FOUNDATION_ROUTES) {
+    for (const [label, headers] of badHeaders) {
+      test(`${describeRoute(route)} with ${label} → 401`, async () => {
+        const response = await t.inject({ method: route.method, url: route.path(ids()), headers, payload: route.body as never });
+        assert.equal(response.statusCode, 401);
+        assertResponse(route.operationId, response);
+        assert.equal(json(response).message, 'Requires authentication.');
+        assert.match(json(response).documentation_url, /\/docs\/errors#401$/);
+      });
+    }
+
+    if (route.access === 'admin' || route.access === 'self') {
+      test(`${describeRoute(route)} by a non-admin on another user → 404, nothing done`, async () => {
+        const response = await t.inject({ method: route.method, url: route.path(ids()), headers: bearer(member.token), payload: route.body as never });
+        assert.equal(response.statusCode, 404);
+        assertResponse(route.operationId, response);
+        assert.equal(json(response).message, 'Not found');
+      });
+    }
+    if (route.access === 'self') {
+      test(`${describeRoute(route)} by a non-admin on themself → 200`, async () => {
+        const response = await t.inject({ method: route.method, url: route.path({ user: member.id, credentials: '0' }), headers: bearer(member.token) });
+        assert.equal(response.statusCode, 200);
+        assertResponse(route.operationId, response);
+      });
+    }
+  }
+
+  test('after all of that the victim, their credentials and roles are untouched', async () => {
+    const user = json(await t.inject({ method: 'GET', url: `/api/4.0/users/${victim.id}`, headers: bearer(t.adminToken) }));
+    assert.equal(user.first_name, 'Someone');
+    assert.deepEqual(user.role_ids, ['2']);
+    assert.deepEqual(
+      user.credentials_api3.map((c: { id: string; purpose: string | null }) => [c.id, c.purpose]),
+      [[victim.credentialsId, null]],
+    );
+    assert.ok(await loginToken(t.app, victim.client_id, victim.client_secret));
+    const users = json(await t.inject({ method: 'GET', url: '/api/4.0/users', headers: bearer(t.adminToken) }));
+    assert.equal(users.length, 3, 'no user was created');
+    // The member's own token was never logged out by the 401 cases.
+    assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(member.token) })).statusCode, 200);
   });
 });

@@ -2,18 +2,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { buildServer } from '../../src/server.ts';
 import { testDatabaseUrl } from './database.ts';
+import { auditDataDir, auditExchange, auditLog, auditSecret } from './audit.ts';
 
 export const ADMIN = { client_id: 'test-admin', client_secret: 'test-admin-secret-0123456789' };
 /** A fixed key so tests can open what they seal; never used outside tests. */
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export function makeDataDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-test-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-test-'));
+  auditDataDir(dir);
+  return dir;
 }
+
+auditSecret('test admin client_secret', ADMIN.client_secret);
 
 /**
  * The configuration tests run with: a fresh data directory, the test admin, rate limits off unless a
@@ -45,8 +50,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Starts the real app in-process (inject, no port), bootstraps the admin and logs it in. */
-export async function buildTestApp(env: Record<string, string> = {}, config?: Config): Promise<TestApp> {
+/**
+ * Starts the real app in-process (inject, no port), bootstraps the admin and logs it in. `setup` runs
+ * before the app is ready, so a test can register a test-only route on this one instance.
+ */
+export async function buildTestApp(
+  env: Record<string, string> = {},
+  config?: Config,
+  setup?: (app: FastifyInstance) => void | Promise<void>,
+): Promise<TestApp> {
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk, _encoding, callback) {
@@ -56,7 +68,9 @@ export async function buildTestApp(env: Record<string, string> = {}, config?: Co
   });
   const cfg = config ?? (await testConfig(env));
   const app = await buildServer(cfg, { logStream });
+  await setup?.(app);
   await app.services.users.bootstrapAdmin(cfg.bootstrap);
+  const inject = auditedInject(app);
   const adminToken = await loginToken(app, ADMIN.client_id, ADMIN.client_secret);
 
   return {
@@ -64,20 +78,32 @@ export async function buildTestApp(env: Record<string, string> = {}, config?: Co
     config: cfg,
     logs,
     adminToken,
-    inject: app.inject.bind(app),
+    inject,
     async newUser() {
       const auth = { authorization: `Bearer ${adminToken}` };
-      const user = json(await app.inject({ method: 'POST', url: '/api/4.0/users', headers: auth, payload: { first_name: 'Test' } }));
-      await app.inject({ method: 'PUT', url: `/api/4.0/users/${user.id}/roles`, headers: auth, payload: ['2'] });
-      const creds = json(await app.inject({ method: 'POST', url: `/api/4.0/users/${user.id}/credentials_api3`, headers: auth, payload: {} }));
+      const user = json(await inject({ method: 'POST', url: '/api/4.0/users', headers: auth, payload: { first_name: 'Test' } }));
+      await inject({ method: 'PUT', url: `/api/4.0/users/${user.id}/roles`, headers: auth, payload: ['2'] });
+      const creds = json(await inject({ method: 'POST', url: `/api/4.0/users/${user.id}/credentials_api3`, headers: auth, payload: {} }));
       return { id: user.id, token: await loginToken(app, creds.client_id, creds.client_secret), client_id: creds.client_id, client_secret: creds.client_secret };
     },
-    close: () => app.close(),
+    async close() {
+      await app.close();
+      auditLog(logs.join(''));
+    },
   };
 }
 
+/** inject, with every exchange recorded for the secret hygiene audit (test/helpers/audit.ts). */
+function auditedInject(app: FastifyInstance): FastifyInstance['inject'] {
+  return (async (options: InjectOptions) => {
+    const response = await app.inject(options);
+    auditExchange({ method: options.method ?? 'GET', url: String(options.url ?? options.path ?? ''), payload: options.payload ?? options.body }, response);
+    return response;
+  }) as FastifyInstance['inject'];
+}
+
 export async function loginToken(app: FastifyInstance, clientId: string, clientSecret: string): Promise<string> {
-  const response = await app.inject({
+  const response = await auditedInject(app)({
     method: 'POST',
     url: '/api/4.0/login',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from './app.ts';
 import { testDatabaseUrl } from './database.ts';
+import { auditDataDir, auditLog } from './audit.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -44,6 +45,9 @@ export async function startServer(options: { env?: Record<string, string>; dataD
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Everything the process printed goes to the secret hygiene audit, as does its data directory.
+  auditDataDir(dataDir);
+  child.once('close', () => auditLog(output));
 
   const baseUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 30 s:\n${output}`)), 30_000);

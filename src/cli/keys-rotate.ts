@@ -1,0 +1,172 @@
+import type { Config } from '../config.ts';
+import { openStore, type Store } from '../store/database.ts';
+import { migrateToLatest } from '../store/migrate.ts';
+import { loadSecretBox } from '../crypto/master-key.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import { createRepositories } from '../store/repositories.ts';
+import { replaceSealedValue } from '../store/sealed-values.ts';
+import { storedSecrets, type StoredSecret } from '../services/stored-secrets.ts';
+
+export interface RotationOptions {
+  /** Rows read and re-sealed per transaction. */
+  batchSize: number;
+  /** Pause between batches, to spread the load on a busy database. */
+  pauseMs: number;
+  /** Called after every committed batch (progress lines); never receives a secret. */
+  onBatch?: (progress: RotationReport) => void;
+}
+
+export interface RotationReport {
+  activeKeyId: string;
+  /** Sealed values looked at, over all passes. */
+  examined: number;
+  resealed: number;
+  /** Already under the active key: nothing to do (what a resumed rotation finds for the done part). */
+  current: number;
+  /** Rewritten by the service between our read and our write; its value was kept. */
+  changedConcurrently: number;
+  /** Values no configured key opens, by column and row (never the value). */
+  unreadable: string[];
+  /** Values still under another key after the last pass. */
+  remaining: number;
+  passes: number;
+}
+
+const MAX_PASSES = 3;
+
+/**
+ * `external-oauth-apps keys rotate`: re-seals every stored secret under the active (first) key of
+ * EOA_MASTER_KEY while the service keeps serving. Each batch is its own short transaction and each write a
+ * compare-and-set on the value that was read, so a concurrent update by the service is never overwritten
+ * (the service seals with its own active key). The work is idempotent: values already under the active
+ * key are skipped, so an interrupted rotation is resumed by running it again. A row that changed under
+ * us is looked at again in the next pass; rotation ends when a pass finds nothing left to do.
+ */
+export async function rotateKeys(store: Store, box: SecretBox, options: RotationOptions): Promise<RotationReport> {
+  const repos = createRepositories(store.db);
+  const report: RotationReport = {
+    activeKeyId: box.activeKeyId,
+    examined: 0,
+    resealed: 0,
+    current: 0,
+    changedConcurrently: 0,
+    unreadable: [],
+    remaining: 0,
+    passes: 0,
+  };
+
+  for (let pass = 1; pass <= MAX_PASSES; pass += 1) {
+    report.passes = pass;
+    report.unreadable = [];
+    report.remaining = 0;
+    const changedBefore = report.changedConcurrently;
+    for await (const batch of storedSecrets(repos, options.batchSize)) {
+      const work = reseal(batch, box, report);
+      if (work.length > 0) {
+        await store.db.transaction().execute(async (tx) => {
+          for (const { value, resealed } of work) {
+            if (await replaceSealedValue(tx, value, value.sealed, resealed)) report.resealed += 1;
+            else report.changedConcurrently += 1;
+          }
+        });
+      }
+      options.onBatch?.(report);
+      if (options.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
+    }
+    // Only a lost compare-and-set can leave work behind in the part already walked.
+    if (report.changedConcurrently === changedBefore) break;
+  }
+  report.remaining = await countRemaining(storedSecrets(repos, options.batchSize), box);
+  return report;
+}
+
+/** Opens each value under an old key and seals it again under the active one. */
+function reseal(batch: StoredSecret[], box: SecretBox, report: RotationReport) {
+  const work: Array<{ value: StoredSecret; resealed: string }> = [];
+  for (const value of batch) {
+    report.examined += 1;
+    try {
+      if (!box.needsReseal(value.sealed)) {
+        report.current += 1;
+        continue;
+      }
+      work.push({ value, resealed: box.seal(box.open(value.sealed, value.aad), value.aad) });
+    } catch {
+      report.unreadable.push(`${value.column} (${value.row})`);
+    }
+  }
+  return work;
+}
+
+async function countRemaining(batches: AsyncGenerator<StoredSecret[]>, box: SecretBox): Promise<number> {
+  let remaining = 0;
+  for await (const batch of batches) {
+    for (const value of batch) {
+      try {
+        if (box.needsReseal(value.sealed)) remaining += 1;
+      } catch {
+        remaining += 1;
+      }
+    }
+  }
+  return remaining;
+}
+
+/** The lines the command prints: counts and key ids, never a secret. */
+export function describeRotation(report: RotationReport): string {
+  const lines = [
+    `active key: ${report.activeKeyId}`,
+    `examined ${report.examined}, re-sealed ${report.resealed}, already current ${report.current}, ` +
+      `changed by the service meanwhile ${report.changedConcurrently}, passes ${report.passes}`,
+  ];
+  for (const row of report.unreadable) lines.push(`unreadable with the configured keys: ${row}`);
+  if (report.unreadable.length === 0 && report.remaining === 0) {
+    lines.push('every stored secret is sealed under the active key: older keys can now be removed from EOA_MASTER_KEY');
+  } else {
+    lines.push(
+      `NOT DONE: ${report.remaining} value(s) still under another key, ${report.unreadable.length} unreadable; ` +
+        'keep the old keys in EOA_MASTER_KEY, make sure every instance runs with the new key first, and run again',
+    );
+  }
+  return lines.join('\n');
+}
+
+/** `keys rotate [--batch-size N] [--pause-ms N]`; exit code 0 only when nothing is left under an old key. */
+export async function keysCommand(config: Config, args: string[]): Promise<number> {
+  const [sub, ...flags] = args;
+  if (sub !== 'rotate') {
+    process.stderr.write('usage: external-oauth-apps keys rotate [--batch-size N] [--pause-ms N]\n');
+    return 2;
+  }
+  const options = parseFlags(flags);
+  if (typeof options === 'string') {
+    process.stderr.write(`${options}\n`);
+    return 2;
+  }
+  const box = loadSecretBox(config.masterKey, config.dataDir);
+  const store = openStore(config);
+  try {
+    await migrateToLatest(store);
+    const report = await rotateKeys(store, box, {
+      ...options,
+      onBatch: (progress) => process.stdout.write(`batch: examined ${progress.examined}, re-sealed ${progress.resealed}\n`),
+    });
+    process.stdout.write(`${describeRotation(report)}\n`);
+    return report.remaining === 0 && report.unreadable.length === 0 ? 0 : 1;
+  } finally {
+    await store.close();
+  }
+}
+
+function parseFlags(flags: string[]): { batchSize: number; pauseMs: number } | string {
+  const options = { batchSize: 100, pauseMs: 0 };
+  for (let i = 0; i < flags.length; i += 2) {
+    const [flag, raw] = [flags[i], flags[i + 1]];
+    const value = Number(raw);
+    if (raw === undefined || !/^\d+$/.test(raw)) return `${flag} needs a whole number`;
+    if (flag === '--batch-size' && value >= 1 && value <= 10_000) options.batchSize = value;
+    else if (flag === '--pause-ms' && value <= 60_000) options.pauseMs = value;
+    else return `unknown or out-of-range option: ${flag} ${raw}`;
+  }
+  return options;
+}

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { openStore, type Store } from '../store/database.ts';
+import { migrateToLatest } from '../store/migrate.ts';
+import { loadSecretBox } from '../crypto/master-key.ts';
+import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
+import { nowIso } from '../store/values.ts';
+
+/** Rows per INSERT: 8 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
+const ROWS_PER_INSERT = 2000;
+/** Rows per transaction: few enough fsyncs to be fast, small enough that the write lock is held briefly. */
+const ROWS_PER_TRANSACTION = 20_000;
+const DIALECTS = ['snowflake', 'databricks', 'bigquery_standard_sql', 'postgres', null];
+
+export interface SeedOptions {
+  count: number;
+  /** Prefix of every name and client_id, so that seeding twice does not collide. */
+  prefix: string;
+  onProgress?: (done: number, elapsedMs: number) => void;
+}
+
+/**
+ * Loads `count` applications in multi-row inserts, with client secrets sealed exactly as the service
+ * seals them (AES-256-GCM, row-bound additional data), so the data is as realistic as created ones.
+ * Names are `<prefix><i>` and client_ids `<prefix>client-<i>`, i from 1.
+ */
+export async function seedApplications(store: Store, secretBox: SecretBox, options: SeedOptions): Promise<void> {
+  const started = Date.now();
+  let done = 0;
+  while (done < options.count) {
+    const inTransaction = Math.min(ROWS_PER_TRANSACTION, options.count - done);
+    await store.db.transaction().execute(async (tx) => {
+      for (let offset = 0; offset < inTransaction; offset += ROWS_PER_INSERT) {
+        const rows = [];
+        const now = nowIso();
+        for (let k = 0; k < Math.min(ROWS_PER_INSERT, inTransaction - offset); k++) {
+          const i = done + offset + k + 1;
+          const clientId = `${options.prefix}client-${i}`;
+          rows.push({
+            name: `${options.prefix}${i}`,
+            client_id: clientId,
+            client_secret_sealed: secretBox.seal(randomBytes(24).toString('base64url'), secretAad('external_oauth_applications', clientId, 'client_secret')),
+            tenant_id: i % 2 === 0 ? `tenant-${i % 97}` : null,
+            dialect_name: DIALECTS[i % DIALECTS.length],
+            bi_directional_data_access: i % 3 === 0 ? null : (i % 3) - 1,
+            created_at: now,
+            updated_at: now,
+          });
+        }
+        await tx.insertInto('external_oauth_applications').values(rows).execute();
+      }
+    });
+    done += inTransaction;
+    options.onProgress?.(done, Date.now() - started);
+  }
+}
+
+/** `external-oauth-apps seed [COUNT] [--prefix PREFIX]`: COUNT defaults to 1,000,000. */
+export async function seedCommand(config: Config, args: string[]): Promise<number> {
+  const parsed = parseArgs(args);
+  if (typeof parsed === 'string') {
+    process.stderr.write(`${parsed}\nusage: external-oauth-apps seed [COUNT] [--prefix PREFIX]\n`);
+    return 2;
+  }
+  const secretBox = loadSecretBox(config.masterKey, config.dataDir);
+  const store = openStore(config);
+  try {
+    await migrateToLatest(store);
+    let lastReport = 0;
+    await seedApplications(store, secretBox, {
+      ...parsed,
+      onProgress(done, elapsedMs) {
+        if (done < parsed.count && elapsedMs - lastReport < 1000) return;
+        lastReport = elapsedMs;
+        const rate = Math.round(done / Math.max(elapsedMs / 1000, 0.001));
+        process.stdout.write(`seeded ${done} / ${parsed.count} applications (${rate} per second)\n`);
+      },
+    });
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+function parseArgs(args: string[]): SeedOptions | string {
+  let count = 1_000_000;
+  let prefix = `seed-${randomBytes(3).toString('hex')}-`;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--prefix') {
+      const value = args[++i];
+      if (!value) return '--prefix needs a value';
+      prefix = value;
+    } else if (/^\d+$/.test(arg) && Number(arg) >= 1 && Number(arg) <= 100_000_000) {
+      count = Number(arg);
+    } else {
+      return `unexpected argument: ${arg}`;
+    }
+  }
+  return { count, prefix };
+}

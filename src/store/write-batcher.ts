@@ -1,0 +1,119 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+import type { Engine } from './database.ts';
+
+/**
+ * Group commit. On SQLite with `synchronous=FULL` every COMMIT waits for an fsync, and the one connection
+ * serialises them, so one transaction per request caps durable writes at the disk's fsync rate. Writes that
+ * arrive together (in the same turn of the event loop, or while the previous batch was committing) are run
+ * in one transaction instead, sharing one COMMIT and one fsync.
+ *
+ * Each write still has its own outcome: it runs inside its own SAVEPOINT, so a write that fails (a unique
+ * violation → that request's 409) rolls back only its own statements and the rest of the batch goes on.
+ * Nothing is acknowledged before COMMIT returns: every promise settles after it, and if COMMIT fails, every
+ * write of the batch is rejected with that error (none of them is stored).
+ *
+ * On PostgreSQL writes pass straight through, one transaction each: the pool runs them in parallel on
+ * several connections and PostgreSQL already shares WAL flushes between concurrent commits, whereas
+ * batching would serialise them on one connection.
+ */
+export interface WriteBatcher {
+  /** Runs `work` in a transaction (shared with other writes on SQLite); settles only after COMMIT. */
+  run<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T>;
+  /** Counters for tests and diagnostics. */
+  readonly stats: { batches: number; writes: number; largestBatch: number };
+}
+
+interface Pending {
+  work: (tx: Transaction<Database>) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** A cap on one batch keeps the latency of its first write bounded under a flood. */
+const DEFAULT_MAX_BATCH = 256;
+
+export function createWriteBatcher(
+  db: Kysely<Database>,
+  engine: Engine,
+  options: { maxBatch?: number } = {},
+): WriteBatcher {
+  const stats = { batches: 0, writes: 0, largestBatch: 0 };
+  if (engine === 'postgres') {
+    return {
+      stats,
+      run(work) {
+        stats.batches += 1;
+        stats.writes += 1;
+        stats.largestBatch = Math.max(stats.largestBatch, 1);
+        return db.transaction().execute(work);
+      },
+    };
+  }
+
+  const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+  const queue: Pending[] = [];
+  let scheduled = false;
+  let committing = false;
+
+  function schedule() {
+    if (scheduled || committing || queue.length === 0) return;
+    scheduled = true;
+    // setImmediate, not a microtask: it runs after the poll phase has read every request that is ready,
+    // so the writes of all of them join this batch.
+    setImmediate(() => void flush());
+  }
+
+  async function flush() {
+    scheduled = false;
+    committing = true;
+    const batch = queue.splice(0, maxBatch);
+    stats.batches += 1;
+    stats.writes += batch.length;
+    stats.largestBatch = Math.max(stats.largestBatch, batch.length);
+    const outcomes: Outcome[] = [];
+    try {
+      await db.transaction().execute(async (tx) => {
+        for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work));
+      });
+    } catch (error) {
+      // BEGIN or COMMIT failed (or a savepoint could not be rolled back): the whole batch is undone.
+      for (const pending of batch) pending.reject(error);
+      return;
+    } finally {
+      committing = false;
+      schedule();
+    }
+    batch.forEach((pending, i) => {
+      const outcome = outcomes[i];
+      if (outcome.ok) pending.resolve(outcome.value);
+      else pending.reject(outcome.error);
+    });
+  }
+
+  return {
+    stats,
+    run<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        schedule();
+      });
+    },
+  };
+}
+
+/** One write inside its own savepoint: a failure undoes only its statements, and is its own answer. */
+async function runIsolated(tx: Transaction<Database>, work: Pending['work']): Promise<Outcome> {
+  await sql`savepoint batch_write`.execute(tx);
+  try {
+    const value = await work(tx);
+    await sql`release savepoint batch_write`.execute(tx);
+    return { ok: true, value };
+  } catch (error) {
+    await sql`rollback to savepoint batch_write`.execute(tx);
+    await sql`release savepoint batch_write`.execute(tx);
+    return { ok: false, error };
+  }
+}

@@ -1,0 +1,173 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TokenCache } from '../../src/services/token-cache.ts';
+import type { Caller } from '../../src/services/sessions.ts';
+import { tokenDigest } from '../../src/crypto/password.ts';
+import { ADMIN, bearer, buildTestApp, loginToken, type TestApp } from '../helpers/app.ts';
+
+const caller = (userId: string): Caller => ({ userId, principalUserId: userId, isAdmin: false, tokenHash: `h${userId}` });
+
+/** A cache on a clock the test moves by hand. */
+function cacheAt(options: { ttlMs: number; maxEntries: number }) {
+  let now = 1_000_000;
+  const cache = new TokenCache({ ...options, now: () => now });
+  return { cache, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+describe('TokenCache', () => {
+  test('an entry lives until the cache bound and not after', () => {
+    const { cache, advance, now } = cacheAt({ ttlMs: 1000, maxEntries: 10 });
+    cache.set('a', caller('1'), now() + 3_600_000, cache.generation());
+    advance(999);
+    assert.deepEqual(cache.get('a'), caller('1'));
+    advance(1);
+    assert.equal(cache.get('a'), null);
+    assert.equal(cache.size, 0);
+  });
+
+  test('an entry never outlives its token', () => {
+    const { cache, advance, now } = cacheAt({ ttlMs: 1000, maxEntries: 10 });
+    cache.set('a', caller('1'), now() + 300, cache.generation());
+    advance(299);
+    assert.ok(cache.get('a'));
+    advance(1);
+    assert.equal(cache.get('a'), null);
+    cache.set('b', caller('2'), now(), cache.generation());
+    assert.equal(cache.get('b'), null, 'a token already expired is not cached');
+  });
+
+  test('ttlMs 0 caches nothing', () => {
+    const { cache, now } = cacheAt({ ttlMs: 0, maxEntries: 10 });
+    assert.equal(cache.enabled, false);
+    cache.set('a', caller('1'), now() + 3_600_000, cache.generation());
+    assert.equal(cache.get('a'), null);
+  });
+
+  test('the size is bounded; the least recently used entry goes first', () => {
+    const { cache, now } = cacheAt({ ttlMs: 1000, maxEntries: 3 });
+    for (const key of ['a', 'b', 'c']) cache.set(key, caller(key), now() + 60_000, cache.generation());
+    assert.ok(cache.get('a'), 'touch a: b is now the oldest');
+    cache.set('d', caller('d'), now() + 60_000, cache.generation());
+    assert.equal(cache.size, 3);
+    assert.equal(cache.get('b'), null);
+    for (const key of ['a', 'c', 'd']) assert.ok(cache.get(key), key);
+  });
+
+  test('delete and clear drop entries', () => {
+    const { cache, now } = cacheAt({ ttlMs: 1000, maxEntries: 10 });
+    for (const key of ['a', 'b', 'c']) cache.set(key, caller(key), now() + 60_000, cache.generation());
+    cache.delete('a');
+    assert.equal(cache.get('a'), null);
+    assert.ok(cache.get('b'));
+    cache.clear();
+    assert.equal(cache.size, 0);
+  });
+
+  test('a lookup in flight across an invalidation does not put the revoked caller back', () => {
+    const { cache, now } = cacheAt({ ttlMs: 1000, maxEntries: 10 });
+    const generation = cache.generation();
+    cache.delete('a'); // logout lands while the database lookup for 'a' is in flight
+    cache.set('a', caller('a'), now() + 60_000, generation);
+    assert.equal(cache.get('a'), null);
+  });
+});
+
+describe('token cache in the service', () => {
+  let t: TestApp;
+  before(async () => {
+    // A long bound, so that only explicit invalidation can explain a refusal below.
+    t = await buildTestApp({ EOA_TOKEN_CACHE_MS: '60000' });
+  });
+  after(() => t.close());
+
+  const me = (token: string) => t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) });
+  const admin = () => bearer(t.adminToken);
+
+  test('a cached token is answered without the database: a session removed behind its back still works', async () => {
+    const token = await loginToken(t.app, ADMIN.client_id, ADMIN.client_secret);
+    assert.equal((await me(token)).statusCode, 200);
+    // What another instance's logout looks like from here: the row is gone, this process was not told.
+    assert.equal(await t.app.repos.sessions.delete(tokenDigest(token)), true);
+    assert.equal((await me(token)).statusCode, 200);
+  });
+
+  test('logout through this process is refused at once', async () => {
+    const token = await loginToken(t.app, ADMIN.client_id, ADMIN.client_secret);
+    assert.equal((await me(token)).statusCode, 200);
+    assert.equal((await t.inject({ method: 'DELETE', url: '/api/4.0/logout', headers: bearer(token) })).statusCode, 204);
+    assert.equal((await me(token)).statusCode, 401);
+  });
+
+  test('disabling the user, then deleting credentials, then deleting the user each revoke cached tokens at once', async () => {
+    const user = await t.newUser();
+    assert.equal((await me(user.token)).statusCode, 200);
+    const disable = await t.inject({ method: 'PATCH', url: `/api/4.0/users/${user.id}`, headers: admin(), payload: { is_disabled: true } });
+    assert.equal(disable.statusCode, 200);
+    assert.equal((await me(user.token)).statusCode, 401);
+
+    const other = await t.newUser();
+    assert.equal((await me(other.token)).statusCode, 200);
+    const creds = JSON.parse((await t.inject({ method: 'GET', url: `/api/4.0/users/${other.id}/credentials_api3`, headers: admin() })).body);
+    const removed = await t.inject({ method: 'DELETE', url: `/api/4.0/users/${other.id}/credentials_api3/${creds[0].id}`, headers: admin() });
+    assert.equal(removed.statusCode, 204);
+    assert.equal((await me(other.token)).statusCode, 401);
+
+    const third = await t.newUser();
+    assert.equal((await me(third.token)).statusCode, 200);
+    assert.equal((await t.inject({ method: 'DELETE', url: `/api/4.0/users/${third.id}`, headers: admin() })).statusCode, 204);
+    assert.equal((await me(third.token)).statusCode, 401);
+  });
+
+  test('disabling credentials revokes at once', async () => {
+    const user = await t.newUser();
+    assert.equal((await me(user.token)).statusCode, 200);
+    const creds = JSON.parse((await t.inject({ method: 'GET', url: `/api/4.0/users/${user.id}/credentials_api3`, headers: admin() })).body);
+    const disabled = await t.inject({
+      method: 'PATCH',
+      url: `/api/4.0/users/${user.id}/credentials_api3/${creds[0].id}`,
+      headers: admin(),
+      payload: { is_disabled: true },
+    });
+    assert.equal(disabled.statusCode, 200);
+    assert.equal((await me(user.token)).statusCode, 401);
+  });
+
+  test('a role change applies at once: a user made admin, then not, sees admin routes open and close', async () => {
+    const user = await t.newUser();
+    const roles = () => t.inject({ method: 'GET', url: '/api/4.0/roles', headers: bearer(user.token) });
+    assert.equal((await roles()).statusCode, 404);
+    const setRoles = (ids: string[]) => t.inject({ method: 'PUT', url: `/api/4.0/users/${user.id}/roles`, headers: admin(), payload: ids });
+    assert.equal((await setRoles(['1'])).statusCode, 200);
+    assert.equal((await roles()).statusCode, 200);
+    assert.equal((await setRoles(['2'])).statusCode, 200);
+    assert.equal((await roles()).statusCode, 404);
+  });
+});
+
+describe('token cache bound and switch', () => {
+  test('with EOA_TOKEN_CACHE_MS=0 a session removed behind the process is refused at once', async () => {
+    const t = await buildTestApp({ EOA_TOKEN_CACHE_MS: '0' });
+    try {
+      const token = await loginToken(t.app, ADMIN.client_id, ADMIN.client_secret);
+      assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) })).statusCode, 200);
+      await t.app.repos.sessions.delete(tokenDigest(token));
+      assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) })).statusCode, 401);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('once the bound has passed, a session removed behind the process is refused', async () => {
+    const t = await buildTestApp({ EOA_TOKEN_CACHE_MS: '200' });
+    try {
+      const token = await loginToken(t.app, ADMIN.client_id, ADMIN.client_secret);
+      assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) })).statusCode, 200);
+      await t.app.repos.sessions.delete(tokenDigest(token));
+      await sleep(400); // past the bound; the assertion is about what is answered after it, not when
+      assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) })).statusCode, 401);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,0 +1,136 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
+import { openStore, type Store } from '../../src/store/database.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
+import { createRepositories, type Repositories } from '../../src/store/repositories.ts';
+import { createWriteBatcher, type WriteBatcher } from '../../src/store/write-batcher.ts';
+import { uniqueViolationColumn } from '../../src/store/unique-violation.ts';
+import { testDatabaseUrl } from '../helpers/database.ts';
+
+let serial = 0;
+const app = (name = `app-${++serial}`) => ({
+  name,
+  client_id: `client-${name}`,
+  client_secret_sealed: 'v1.test.sealed',
+  tenant_id: null,
+  dialect_name: null,
+  bi_directional_data_access: null,
+});
+
+describe('write batcher', () => {
+  let store: Store;
+  let repos: Repositories;
+  let batcher: WriteBatcher;
+  before(async () => {
+    const databaseUrl = await testDatabaseUrl();
+    store = openStore({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-batch-')), databaseUrl, database: { poolMax: 10, statementTimeoutMs: 15_000 } });
+    await migrateToLatest(store);
+    repos = createRepositories(store.db);
+    batcher = createWriteBatcher(store.db, store.engine);
+  });
+  after(() => store.close());
+
+  const insert = (fields: ReturnType<typeof app>) => batcher.run((tx) => repos.externalOauthApplications.insert(fields, tx));
+  const stored = async (name: string) => (await repos.externalOauthApplications.list({ name })).length === 1;
+
+  test('a batch with one conflicting insert: that write fails as a unique violation on name, the others succeed', async () => {
+    const taken = app();
+    await insert(taken);
+    const before = { ...batcher.stats };
+    const batch = [app(), app(), { ...app(), name: taken.name }, app(), app()];
+    const results = await Promise.allSettled(batch.map(insert));
+
+    if (store.engine === 'sqlite') assert.equal(batcher.stats.batches - before.batches, 1, 'the five writes shared one transaction');
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+    );
+    assert.equal(uniqueViolationColumn((results[2] as PromiseRejectedResult).reason), 'name');
+    for (const [i, fields] of batch.entries()) {
+      if (i === 2) continue;
+      assert.equal((results[i] as PromiseFulfilledResult<{ name: string }>).value.name, fields.name, 'each write gets its own answer');
+      assert.equal(await stored(fields.name), true);
+    }
+    assert.equal((await repos.externalOauthApplications.list({ client_id: batch[2].client_id })).length, 0);
+  });
+
+  test('a failed write rolls back only its own statements', async () => {
+    const ok = app();
+    const half = app();
+    const results = await Promise.allSettled([
+      insert(ok),
+      batcher.run(async (tx) => {
+        await repos.externalOauthApplications.insert(half, tx);
+        throw new Error('second step failed');
+      }),
+    ]);
+    assert.equal(results[0].status, 'fulfilled');
+    assert.equal(results[1].status, 'rejected');
+    assert.equal(await stored(ok.name), true);
+    assert.equal(await stored(half.name), false, 'the first statement of the failed write was undone');
+  });
+
+  test('nothing is acknowledged before COMMIT: a write is unsettled and invisible to another connection while its batch runs', async (t) => {
+    if (store.engine !== 'sqlite') return t.skip('SQLite batches; PostgreSQL commits each write alone');
+    const first = app();
+    let firstSettled = false;
+    let seenFromOutside: unknown;
+    const outside = new SqliteDatabase(store.sqliteFile!, { readonly: true });
+    try {
+      const p1 = insert(first).then(() => (firstSettled = true));
+      const p2 = batcher.run(async (tx) => {
+        // Runs after the first write, in the same batch: let every pending microtask run first.
+        await new Promise<void>((resolve) => queueMicrotask(resolve));
+        seenFromOutside = outside.prepare('select count(*) as n from external_oauth_applications where name = ?').get(first.name);
+        return { settledDuringBatch: firstSettled, ...(await repos.externalOauthApplications.insert(app(), tx)) };
+      });
+      const [, second] = await Promise.all([p1, p2]);
+      assert.equal(second.settledDuringBatch, false, 'the first write was not acknowledged before its batch committed');
+      assert.deepEqual(seenFromOutside, { n: 0 }, 'nor was it visible outside the transaction');
+      assert.deepEqual(outside.prepare('select count(*) as n from external_oauth_applications where name = ?').get(first.name), { n: 1 });
+    } finally {
+      outside.close();
+    }
+  });
+
+  test('a failing COMMIT rejects every write of the batch and stores none of them', async (t) => {
+    if (store.engine !== 'sqlite') return t.skip('needs a deferred constraint, which only the SQLite schema can defer');
+    const a = app();
+    const b = app();
+    const results = await Promise.allSettled([
+      insert(a),
+      batcher.run(async (tx) => {
+        // A foreign key checked only at COMMIT, pointing nowhere: the COMMIT itself fails.
+        await sql`pragma defer_foreign_keys = on`.execute(tx);
+        await sql`insert into oauth_application_user_states
+          (user_id, oauth_application_id, access_token_sealed, access_token_expires_at, created_at, updated_at)
+          values (999999, 999999, 'x', 'x', 'x', 'x')`.execute(tx);
+      }),
+      insert(b),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+    assert.match(String((results[0] as PromiseRejectedResult).reason), /FOREIGN KEY/);
+    assert.equal(await stored(a.name), false);
+    assert.equal(await stored(b.name), false);
+    // The connection is usable again afterwards.
+    const c = app();
+    await insert(c);
+    assert.equal(await stored(c.name), true);
+  });
+
+  test('writes that keep arriving while a batch commits form the next batch', async (t) => {
+    if (store.engine !== 'sqlite') return t.skip('SQLite batches; PostgreSQL commits each write alone');
+    const before = { ...batcher.stats };
+    const first = insert(app());
+    // Queued once the first batch has started (after setImmediate), so it cannot be part of it.
+    const second = new Promise((resolve) => setImmediate(() => resolve(insert(app()))));
+    await Promise.all([first, second]);
+    assert.equal(batcher.stats.writes - before.writes, 2);
+    assert.equal(batcher.stats.batches - before.batches, 2);
+  });
+});

@@ -1,0 +1,20 @@
+import { test } from 'node:test';
+import { buildTestApp, bearer } from './helpers/app.ts';
+test('probe', async () => {
+  const t = await buildTestApp();
+  const h = bearer(t.adminToken);
+  const show = async (label: string, r: any) => console.log(label, r.statusCode, r.body.slice(0, 200));
+  await show('get nul', await t.inject({ method: 'GET', url: '/api/4.0/external_oauth_applications/a%00b', headers: h }));
+  await show('get users nul', await t.inject({ method: 'GET', url: '/api/4.0/users/1%00', headers: h }));
+  await show('list nul', await t.inject({ method: 'GET', url: '/api/4.0/external_oauth_applications?client_id=a%00b&name=x%00', headers: h }));
+  await show('create nul', await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications', headers: h, payload: { name: 'n\u0000', client_id: 'c\u0000', client_secret: 's\u0000', dialect_name: 'snowflake' } }));
+  await show('create user nul', await t.inject({ method: 'POST', url: '/api/4.0/users', headers: h, payload: { first_name: 'a\u0000b', email: 'x\u0000@y.z' } }));
+  await show('login nul', await t.inject({ method: 'POST', url: '/api/4.0/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'client_id=a%00&client_secret=b' }));
+  await show('create ok', await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications', headers: h, payload: { name: 'n1', client_id: 'c1', client_secret: 's1', dialect_name: 'snowflake' } }));
+  await show('user state big id', await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications/user_state', headers: h, payload: { user_id: '99999999999999999999', oauth_application_id: '1', access_token: 'x', access_token_expires_at: '2030-01-01T00:00:00Z' } }));
+  await show('user state abc', await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications/user_state', headers: h, payload: { user_id: 'abc', oauth_application_id: '1', access_token: 'x\u0000', access_token_expires_at: '2030-01-01T00:00:00Z' } }));
+  await show('user state time', await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications/user_state', headers: h, payload: { user_id: '1', oauth_application_id: '1', access_token: 'x', access_token_expires_at: '99999-01-01T00:00:00Z' } }));
+  await show('user state time2', await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications/user_state', headers: h, payload: { user_id: '1', oauth_application_id: '1', access_token: 'x', access_token_expires_at: '2030-02-30T00:00:00Z' } }));
+  await show('user state time3', await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications/user_state', headers: h, payload: { user_id: '1', oauth_application_id: '1', access_token: 'x', access_token_expires_at: '2030-01-01T00:00:00+14:00', refresh_token: 'r', refresh_token_expires_at: '0001-01-01T00:00:00Z' } }));
+  await t.close();
+});
