@@ -64,7 +64,13 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       }
       if (!isId(id)) throw notFound();
       try {
-        const user = await repos.users.update(id, fields);
+        // Disabling revokes: the user's sessions go in the same transaction, so re-enabling later does
+        // not bring old tokens back to life.
+        const user = await repos.db.transaction().execute(async (tx) => {
+          const updated = await repos.users.update(id, fields, tx);
+          if (updated && fields.is_disabled === true) await repos.sessions.deleteForUser(id, tx);
+          return updated;
+        });
         if (fields.is_disabled !== undefined) tokenCache.clear();
         if (!user) throw notFound();
         return user;
@@ -134,7 +140,11 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     },
 
     async updateCredentials(userId: string, id: string, fields: { purpose?: string | null; is_disabled?: boolean }) {
-      const updated = await repos.credentials.update(userId, id, fields);
+      const updated = await repos.db.transaction().execute(async (tx) => {
+        const credentials = await repos.credentials.update(userId, id, fields, tx);
+        if (credentials && fields.is_disabled === true) await repos.sessions.deleteForCredentials(credentials.id, tx);
+        return credentials;
+      });
       if (fields.is_disabled !== undefined) tokenCache.clear();
       if (!updated) throw notFound();
       return updated;

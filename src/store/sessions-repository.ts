@@ -46,6 +46,16 @@ export function sessionsRepository(db: Kysely<Database>) {
       };
     },
 
+    /** Ends every session that acts as, or was opened by, the user: disabling is a revocation. */
+    async deleteForUser(userId: string, tx: Db = db): Promise<void> {
+      await tx.deleteFrom('sessions').where((eb) => eb.or([eb('user_id', '=', userId), eb('principal_user_id', '=', userId)])).execute();
+    },
+
+    /** Ends every session opened with the credentials: disabling them is a revocation. */
+    async deleteForCredentials(credentialsId: string, tx: Db = db): Promise<void> {
+      await tx.deleteFrom('sessions').where('credentials_api3_id', '=', credentialsId).execute();
+    },
+
     async delete(tokenHash: string, tx: Db = db): Promise<boolean> {
       const result = await tx.deleteFrom('sessions').where('token_hash', '=', tokenHash).executeTakeFirst();
       return result.numDeletedRows > 0n;

@@ -99,7 +99,7 @@ describe('API credentials (credentials_api3)', () => {
     );
   });
 
-  test('disabling credentials: live tokens 401, login 404; enabling them again restores login', async () => {
+  test('disabling credentials: live tokens 401, login 404; enabling them again restores login, not old tokens', async () => {
     const created = await createCreds();
     const token = await loginToken(t.app, created.client_id, created.client_secret);
     const patch = await t.inject({ method: 'PATCH', url: `${base()}/${created.id}`, headers: admin, payload: { is_disabled: true } });
@@ -110,6 +110,7 @@ describe('API credentials (credentials_api3)', () => {
 
     await t.inject({ method: 'PATCH', url: `${base()}/${created.id}`, headers: admin, payload: { is_disabled: false } });
     assert.ok(await loginToken(t.app, created.client_id, created.client_secret));
+    assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) })).statusCode, 401);
   });
 
   test('delete: 204 without Content-Type; live tokens 401, login 404, then 404 on every route', async () => {

@@ -108,6 +108,16 @@ describe('users', () => {
     );
   });
 
+  test("all_users and me accept Looker's other query parameters (fields, page, per_page, sorts) and answer in full", async () => {
+    for (const url of ['/api/4.0/users?fields=id,first_name&page=1&per_page=5&sorts=id', '/api/4.0/user?fields=id']) {
+      const response = await t.inject({ method: 'GET', url, headers: admin });
+      assert.equal(response.statusCode, 200, url);
+      assertResponse(url.includes('/users') ? 'all_users' : 'me', response);
+      const first = [json(response)].flat()[0];
+      assert.ok('credentials_api3' in first && 'email' in first);
+    }
+  });
+
   test('all_users with bad paging: 422 listing both', async () => {
     const response = await t.inject({ method: 'GET', url: '/api/4.0/users?limit=many&offset=-1', headers: admin });
     assert.equal(response.statusCode, 422);
@@ -167,7 +177,7 @@ describe('users', () => {
     assertResponse('update_user', self);
   });
 
-  test('a disabled user: live tokens answer 401, login answers 404; enabled again, login works', async () => {
+  test('a disabled user: live tokens answer 401, login answers 404; enabled again, login works but old tokens stay dead', async () => {
     const member = await t.newUser();
     const disable = await t.inject({ method: 'PATCH', url: `/api/4.0/users/${member.id}`, headers: admin, payload: { is_disabled: true } });
     assert.equal(json(disable).is_disabled, true);
@@ -179,6 +189,7 @@ describe('users', () => {
     await t.inject({ method: 'PATCH', url: `/api/4.0/users/${member.id}`, headers: admin, payload: { is_disabled: false } });
     const token = await loginToken(t.app, member.client_id, member.client_secret);
     assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(token) })).statusCode, 200);
+    assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(member.token) })).statusCode, 401);
   });
 
   test('delete_user: 204 without Content-Type, then 404; their tokens and credentials are gone', async () => {
