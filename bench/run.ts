@@ -5,7 +5,7 @@
 // prints a table and writes bench/results.json. Every figure is also given as a ratio to the ceiling
 // measured in the same run (a bare node:http server moving the same number of bytes), so runs on noisy or
 // different machines compare.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +24,8 @@ interface Args {
   db: 'sqlite' | 'postgres';
   /** Seconds per phase. */
   duration: number;
+  /** Seconds of unmeasured load before each service phase. */
+  warmup: number;
   connections: number;
   /** Also measure filtered-list latency with 1,000,000 stored applications. */
   scale: boolean;
@@ -35,7 +37,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { db: 'sqlite', duration: 10, connections: 50, scale: false, baseline: true, unfiltered: 100_000, out: path.join(ROOT, 'bench/results.json') };
+  const args: Args = { db: 'sqlite', duration: 10, warmup: 3, connections: 50, scale: false, baseline: true, unfiltered: 100_000, out: path.join(ROOT, 'bench/results.json') };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -47,7 +49,10 @@ function parseArgs(argv: string[]): Args {
       const db = value();
       if (db !== 'sqlite' && db !== 'postgres') throw new Error('--db is sqlite or postgres');
       args.db = db;
-    } else if (arg === '--quick') args.duration = 3;
+    } else if (arg === '--quick') {
+      args.duration = 3;
+      args.warmup = 1;
+    }
     else if (arg === '--duration') args.duration = positive(arg, value());
     else if (arg === '--connections') args.connections = positive(arg, value());
     else if (arg === '--scale') args.scale = true;
@@ -250,12 +255,16 @@ interface Row {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Server CPU time (user + system) per answered request, in microseconds: robust to a busy machine. */
+  cpuUs: number | null;
   /** The ceiling (same method and body size) measured just before this phase. */
-  ceiling: { method: 'GET' | 'POST'; rps: number; p99: number } | null;
+  ceiling: { method: 'GET' | 'POST'; rps: number; p99: number; cpuUs: number | null } | null;
   /** requests/s ÷ the ceiling's requests/s. */
   ratio: number | null;
   /** p99 ÷ the ceiling's p99. */
   p99Ratio: number | null;
+  /** The ceiling's CPU per request ÷ this one's: the share of the ceiling an idle machine would give. */
+  cpuRatio: number | null;
   /** The service's resident memory right after the phase. */
   rssMb?: number | null;
 }
@@ -264,16 +273,39 @@ const rows: Row[] = [];
 let phaseNumber = 0;
 /** The bare node:http server, up for the whole run; measured again before every phase it is compared with. */
 let ceilingUrl = '';
+let ceilingPid = 0;
 let servicePid = 0;
+const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+
+/** CPU time a process has used so far (user + system), in microseconds, from /proc (Linux). */
+function cpuUsOf(pid: number): number | null {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs autocannon against a server and measures the CPU it spent per request. */
+async function measured(pid: number, options: Options): Promise<{ result: Result; cpuUs: number | null }> {
+  const before = cpuUsOf(pid);
+  const result = await autocannon(options);
+  const after = cpuUsOf(pid);
+  const answered = result.requests.total;
+  return { result, cpuUs: before === null || after === null || answered === 0 ? null : (after - before) / answered };
+}
 
 function progress(label: string, seconds: number) {
   phaseNumber += 1;
   process.stdout.write(`[${String(phaseNumber).padStart(2)}] ${label.padEnd(52)} ${seconds} s … `);
 }
 
-function toRow(phase: string, result: Result, ceiling: Row['ceiling']): Row {
+function toRow(phase: string, result: Result, ceiling: Row['ceiling'], cpuUs: number | null = null): Row {
   const row: Row = {
     phase,
+    cpuUs,
+    cpuRatio: ceiling?.cpuUs && cpuUs ? ceiling.cpuUs / cpuUs : null,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -284,35 +316,37 @@ function toRow(phase: string, result: Result, ceiling: Row['ceiling']): Row {
     p99Ratio: ceiling ? result.latency.p99 / ceiling.p99 : null,
   };
   const vs = ceiling ? ` (${row.ratio!.toFixed(2)}× ceiling)` : '';
-  process.stdout.write(`${row.rps} req/s${vs}, p50 ${row.p50} ms, p99 ${row.p99} ms, non-2xx ${row.non2xx}${row.errors ? `, errors ${row.errors}` : ''}\n`);
+  const cpu = cpuUs === null ? '' : `, ${Math.round(cpuUs)} µs CPU/req`;
+  process.stdout.write(`${row.rps} req/s${vs}, p50 ${row.p50} ms, p99 ${row.p99} ms, non-2xx ${row.non2xx}${row.errors ? `, errors ${row.errors}` : ''}${cpu}\n`);
   return row;
 }
 
 /** The ceiling for a phase, measured right before it: on a shared machine the load around changes. */
 async function ceilingFor(method: 'GET' | 'POST', args: Args): Promise<Row['ceiling']> {
   progress(`  ceiling: node:http ${method}`, args.duration);
-  const result = await autocannon({
+  const { result, cpuUs } = await measured(ceilingPid, {
     url: ceilingUrl,
     connections: args.connections,
     duration: args.duration,
     timeout: 30,
     ...(method === 'POST' ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x'.repeat(120) }) } : {}),
   });
-  process.stdout.write(`${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms\n`);
-  const ceiling = { method, rps: result.requests.average, p99: result.latency.p99 };
-  rows.push({ ...toRowQuiet(`ceiling: node:http ${method}`, result), ratio: 1, p99Ratio: 1 });
-  return ceiling;
+  const row = toRow(`ceiling: node:http ${method}`, result, null, cpuUs);
+  rows.push({ ...row, ratio: 1, p99Ratio: 1, cpuRatio: 1 });
+  return { method, rps: result.requests.average, p99: result.latency.p99, cpuUs };
 }
 
-function toRowQuiet(phase: string, result: Result): Row {
-  return { phase, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors + result.timeouts, ceiling: null, ratio: null, p99Ratio: null };
+/** Unmeasured load first, so that V8 has compiled the hot paths before the clock starts (as in production). */
+async function warmUp(options: Options, args: Args) {
+  await autocannon({ connections: args.connections, duration: args.warmup, timeout: 30, ...options });
 }
 
 async function load(phase: string, method: 'GET' | 'POST' | null, options: Options, args: Args): Promise<Row> {
+  await warmUp(options, args);
   const ceiling = method ? await ceilingFor(method, args) : null;
   progress(phase, args.duration);
-  const result = await autocannon({ connections: args.connections, duration: args.duration, timeout: 30, ...options });
-  const row = { ...toRow(phase, result, ceiling), rssMb: rssMb(servicePid) };
+  const { result, cpuUs } = await measured(servicePid, { connections: args.connections, duration: args.duration, timeout: 30, ...options });
+  const row = { ...toRow(phase, result, ceiling, cpuUs), rssMb: rssMb(servicePid) };
   rows.push(row);
   return row;
 }
@@ -405,6 +439,7 @@ async function main() {
 
     const ceiling = await startProcess('ceiling', ['bench/ceiling-server.mjs'], { GET_BYTES: String(getBytes), POST_BYTES: String(postBytes) }, /ceiling listening on (http:\/\/\S+)/);
     ceilingUrl = ceiling.url;
+    ceilingPid = ceiling.child.pid!;
     results.ceilingBodies = { getBytes, postBytes };
     console.log(`ceiling: a bare node:http server answering ${getBytes} B to GET and ${postBytes} B to POST, measured before each phase`);
 
@@ -433,14 +468,16 @@ async function main() {
       requests: [{ method: 'POST', path: `${APPS}/user_state`, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: JSON.stringify({ user_id: adminId, oauth_application_id: pick(sample.ids), access_token: randomBytes(24).toString('base64url'), access_token_expires_at: new Date(Date.now() + 3_600_000).toISOString(), refresh_token: randomBytes(24).toString('base64url') }) }) }],
     }, args);
 
-    // The filtered list again, while logins (scrypt on libuv's thread pool) flood the same process.
-    const floodCeiling = await ceilingFor('GET', args);
+    // The filtered list again, alone and then while logins (scrypt on libuv's thread pool) flood the same
+    // process: the two p99s, measured back to back, are what the login target compares.
+    const listAlone = await load('GET ?client_id= (again, just before the flood)', 'GET', { url: service.url, requests: listRequest(token, sample) }, args);
+    const floodCeiling = listAlone.ceiling;
     progress('GET ?client_id= during a login flood (16 conns)', args.duration);
     const [listDuringFlood, flood] = await Promise.all([
       autocannon({ url: service.url, connections: args.connections, duration: args.duration, timeout: 30, requests: listRequest(token, sample) }),
       autocannon({ url: service.url, connections: 16, duration: args.duration, timeout: 30, requests: loginRequest }),
     ]);
-    const floodRow = toRow('GET ?client_id= during a login flood', listDuringFlood, floodCeiling);
+    const floodRow = { ...toRow('GET ?client_id= during a login flood', listDuringFlood, floodCeiling), rssMb: rssMb(servicePid) };
     rows.push(floodRow);
     progress('  (the login flood itself)', args.duration);
     rows.push(toRow('  (the login flood itself)', flood, null));
@@ -479,7 +516,7 @@ async function main() {
     await ceiling.stop();
 
     printTable();
-    const targets = evaluate(args, list, floodRow, atScale, memory);
+    const targets = evaluate(args, list, listAlone, floodRow, atScale, memory);
     Object.assign(results, { rows, memory, targets, finishedAt: new Date().toISOString() });
     fs.writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`\nwritten: ${path.relative(process.cwd(), args.out)}`);
@@ -492,20 +529,24 @@ async function main() {
 function printTable() {
   const fmt = (n: number | null, digits = 2) => (n === null ? '' : n.toFixed(digits));
   const lines = [
-    '| phase | requests/s | p50 ms | p99 ms | non-2xx | × ceiling req/s | × ceiling p99 | service RSS MB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.phase.startsWith('  ') ? '&nbsp;&nbsp;' : ''}${r.phase.trim()} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors} | ${fmt(r.ratio)} | ${fmt(r.p99Ratio)} | ${fmt(r.rssMb ?? null, 0)} |`),
+    '| phase | requests/s | p50 ms | p99 ms | non-2xx | × ceiling req/s | × ceiling p99 | CPU µs/req | × ceiling CPU | RSS MB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.phase.startsWith('  ') ? '&nbsp;&nbsp;' : ''}${r.phase.trim()} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors} | ${fmt(r.ratio)} | ${fmt(r.p99Ratio)} | ${fmt(r.cpuUs, 0)} | ${fmt(r.cpuRatio)} | ${fmt(r.rssMb ?? null, 0)} |`,
+    ),
   ];
   console.log(`\n${lines.join('\n')}`);
 }
 
-function evaluate(args: Args, list: Row, flood: Row, atScale: Row | null, memory: Record<string, number | null>) {
+function evaluate(args: Args, list: Row, listAlone: Row, flood: Row, atScale: Row | null, memory: Record<string, number | null>) {
   const create = rows.find((r) => r.phase.startsWith('POST external_oauth_applications'))!;
+  const cpu = (r: Row) => (r.cpuRatio === null ? '' : `; by CPU per request ${r.cpuRatio.toFixed(2)}×`);
   const targets: Array<{ target: string; figure: string; met: boolean }> = [
-    { target: 'filtered list ≥ 0.7× ceiling', figure: `${list.ratio!.toFixed(2)}×`, met: list.ratio! >= 0.7 },
-    { target: 'durable create ≥ 0.4× ceiling', figure: `${create.ratio!.toFixed(2)}×`, met: create.ratio! >= 0.4 },
+    { target: 'filtered list ≥ 0.7× ceiling', figure: `${list.ratio!.toFixed(2)}×${cpu(list)}`, met: list.ratio! >= 0.7 },
+    { target: 'durable create ≥ 0.4× ceiling', figure: `${create.ratio!.toFixed(2)}×${cpu(create)}`, met: create.ratio! >= 0.4 },
     { target: 'filtered list p99 ≤ 2× ceiling p99', figure: `${list.p99Ratio!.toFixed(2)}×`, met: list.p99Ratio! <= 2 },
-    { target: 'filtered list p99 during login flood ≤ 2× without', figure: `${(flood.p99 / list.p99).toFixed(2)}×`, met: flood.p99 <= 2 * list.p99 },
+    { target: 'filtered list p99 during login flood ≤ 2× without', figure: `${(flood.p99 / listAlone.p99).toFixed(2)}× (${listAlone.p99} → ${flood.p99} ms)`, met: flood.p99 <= 2 * listAlone.p99 },
     {
       target: `unfiltered list of ${memory.unfilteredCount}: RSS growth ≤ 100 MB`,
       figure: `${memory.unfilteredRssGrowthMb!.toFixed(0)} MB (4 at once: ${memory.unfilteredRssGrowth4xMb!.toFixed(0)} MB)`,

@@ -40,7 +40,7 @@ function refusingNul(validate: ValidateFunction) {
       return false;
     }
     const found: string[] = [];
-    collectNul(data, '', found);
+    collectNul(data, found);
     checked.errors = found.map(
       (instancePath): ErrorObject => ({ keyword: 'nul', instancePath, schemaPath: '', params: {}, message: 'must not contain the NUL character (U+0000)' }),
     );
@@ -50,14 +50,38 @@ function refusingNul(validate: ValidateFunction) {
   return checked;
 }
 
-function collectNul(value: unknown, pointer: string, found: string[]): void {
-  if (typeof value === 'string') {
-    if (value.includes('\0')) found.push(pointer);
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => collectNul(item, `${pointer}/${i}`, found));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) collectNul(item, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, found);
+interface NulFrame {
+  value: unknown;
+  parent: NulFrame | null;
+  key: string;
+}
+
+/**
+ * Iterative, with each pointer built only for a hit: a body nested thousands deep (well within the body
+ * limit) overflowed the stack of a recursive walk and answered 500 (found by test/fuzz).
+ */
+function collectNul(root: unknown, found: string[]): void {
+  const stack: NulFrame[] = [{ value: root, parent: null, key: '' }];
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    const { value } = frame;
+    const children: NulFrame[] = [];
+    if (typeof value === 'string') {
+      if (value.includes('\0')) found.push(pointerOf(frame));
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => children.push({ value: item, parent: frame, key: String(i) }));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) children.push({ value: item, parent: frame, key: key.replace(/~/g, '~0').replace(/\//g, '~1') });
+    }
+    // Reversed onto the stack, so hits are found in document order.
+    for (let i = children.length - 1; i >= 0; i -= 1) stack.push(children[i]);
   }
+}
+
+function pointerOf(frame: NulFrame): string {
+  const keys: string[] = [];
+  for (let f: NulFrame | null = frame; f !== null && f.parent !== null; f = f.parent) keys.push(f.key);
+  return keys.reverse().map((k) => `/${k}`).join('');
 }
 
 /** Looker's field paths are dotted (`errors.0.field`); JSON pointers are not. */

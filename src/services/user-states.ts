@@ -21,14 +21,23 @@ export interface UserTokens {
 
 const DATE_FIELDS = ['access_token_expires_at', 'refresh_token_expires_at'] as const;
 
+/** Stored times are UTC from year 1 to 9999: what PostgreSQL's timestamptz and ISO-8601 text both hold. */
+const EARLIEST = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+const storable = (value: string) => {
+  const time = Date.parse(value);
+  return time >= EARLIEST && time <= LATEST;
+};
+
 /**
- * What the date-time format lets through but no clock has (a leap second, a year past JavaScript's
- * range): the routes join these with the schema's problems into one 422.
+ * What the date-time format lets through but no clock or store has (a leap second, a year past
+ * JavaScript's range, year 0, an offset that moves the time past year 9999): the routes join these with
+ * the schema's problems into one 422.
  */
 export function userStateRuleProblems(body: unknown): ValidationProblem[] {
   if (typeof body !== 'object' || body === null) return [];
   const fields = body as Record<string, unknown>;
-  return DATE_FIELDS.filter((field) => typeof fields[field] === 'string' && Number.isNaN(Date.parse(fields[field] as string))).map(
+  return DATE_FIELDS.filter((field) => typeof fields[field] === 'string' && !storable(fields[field] as string)).map(
     (field) => ({ field, code: 'invalid' as const, message: 'Must be an ISO-8601 date-time, e.g. 2026-01-31T12:00:00Z.' }),
   );
 }

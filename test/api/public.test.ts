@@ -58,6 +58,10 @@ describe('unauthenticated endpoints', () => {
     for (const schema of ['Error', 'ValidationError', 'User', 'CredentialsApi3', 'CreateCredentialsApi3', 'Role', 'AccessToken']) {
       assert.ok(doc.components.schemas[schema], schema);
     }
+    const refs = new Set<string>();
+    JSON.stringify(doc, (key, value) => (key === '$ref' && refs.add(value), value));
+    assert.ok(refs.size > 0);
+    for (const ref of refs) assert.ok(doc.components.schemas[ref.replace('#/components/schemas/', '')], `${ref} resolves`);
     // The secret appears in the create response only.
     assert.ok(!('client_secret' in doc.components.schemas.CredentialsApi3.properties));
     assert.ok('client_secret' in doc.components.schemas.CreateCredentialsApi3.properties);

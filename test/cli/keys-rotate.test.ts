@@ -158,7 +158,7 @@ describe('keys rotate', () => {
       try {
         const send = httpClient(server.baseUrl);
         const admin = await login(send);
-        const rotation = runCli(['keys', 'rotate', '--batch-size', '2', '--pause-ms', '150'], storeEnv(config, BOTH));
+        const rotation = runCli(['keys', 'rotate', '--batch-size', '3', '--pause-ms', '100'], storeEnv(config, BOTH));
         let finished = false;
         void rotation.done.then(() => (finished = true));
         const statuses = new Map<number, number>();
