@@ -1,4 +1,4 @@
-// `npm run bench [-- --db postgres] [--quick] [--duration S] [--scale] [--no-baseline]`
+// `npm run bench [-- --db postgres] [--quick] [--duration S] [--scale] [--no-baseline] [--token-cache-ms N]`
 //
 // Self-contained load benchmark: starts its own servers on 127.0.0.1 (the service as a real process, the way
 // `npm start` runs it, with rate limits off), seeds data, drives them with autocannon, stops everything,
@@ -33,11 +33,13 @@ interface Args {
   baseline: boolean;
   /** Applications in the unfiltered-list phase. */
   unfiltered: number;
+  /** EOA_TOKEN_CACHE_MS for the measured service; null leaves the service's default. */
+  tokenCacheMs: string | null;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { db: 'sqlite', duration: 10, warmup: 3, connections: 50, scale: false, baseline: true, unfiltered: 100_000, out: path.join(ROOT, 'bench/results.json') };
+  const args: Args = { db: 'sqlite', duration: 10, warmup: 3, connections: 50, scale: false, baseline: true, unfiltered: 100_000, tokenCacheMs: null, out: path.join(ROOT, 'bench/results.json') };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -59,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--no-baseline') args.baseline = false;
     else if (arg === '--unfiltered') args.unfiltered = positive(arg, value());
     else if (arg === '--out') args.out = path.resolve(value());
+    else if (arg === '--token-cache-ms') args.tokenCacheMs = String(positive(arg, value()));
     else throw new Error(`unknown argument ${arg}`);
   }
   return args;
@@ -452,7 +455,7 @@ async function main() {
       await service.stop();
     }
 
-    service = await startService(store);
+    service = await startService(store, args.tokenCacheMs === null ? {} : { EOA_TOKEN_CACHE_MS: args.tokenCacheMs });
     token = await login(service.url);
     memory.rssAtStartMb = rssMb(service.child.pid!);
     const list = await load('GET ?client_id= (filtered list)', 'GET', { url: service.url, requests: listRequest(token, sample) }, args);

@@ -1,6 +1,7 @@
 // The secret hygiene audit, run by scripts/run-tests.mjs after the suite: every secret and token the tests
 // used (recorded by test/helpers/audit.ts into EOA_TEST_AUDIT_DIR) is looked for, as raw bytes, in every
-// file of every test data directory (the SQLite file, its -wal and -shm, backups), in every captured log,
+// file of every test data directory (the SQLite file, its -wal and -shm, backups; on PostgreSQL a text dump
+// of each test database taken before it is dropped), in every captured log,
 // and in every captured response. Allowed: an API credential's client_secret in the one response that
 // created it, an access token in the one login response that issued it. Anything else is a finding and
 // fails the run. Usage: node scripts/secret-audit.mjs AUDIT_DIR

@@ -58,7 +58,6 @@ export async function rotateKeys(store: Store, box: SecretBox, options: Rotation
   for (let pass = 1; pass <= MAX_PASSES; pass += 1) {
     report.passes = pass;
     report.unreadable = [];
-    report.remaining = 0;
     const changedBefore = report.changedConcurrently;
     for await (const batch of storedSecrets(repos, options.batchSize)) {
       const work = reseal(batch, box, report);
@@ -141,6 +140,11 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
   const options = parseFlags(flags);
   if (typeof options === 'string') {
     process.stderr.write(`${options}\n`);
+    return 2;
+  }
+  if (config.masterKey === null) {
+    // Without the variable there is one key (the key file), and nothing to rotate to.
+    process.stderr.write('keys rotate needs EOA_MASTER_KEY: the new key first, then the old one(s), e.g. new:<key>,old:<key>\n');
     return 2;
   }
   const box = loadSecretBox(config.masterKey, config.dataDir);

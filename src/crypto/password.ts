@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
 /**
  * scrypt hashes for API secrets, stored as `scrypt$N$r$p$<salt b64url>$<hash b64url>`. node's scrypt runs
@@ -7,12 +8,30 @@ import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 const PARAMS = { N: 16384, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 
-function scryptAsync(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(secret, salt, KEY_LENGTH, { ...options, maxmem: 64 * 1024 * 1024 }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    );
-  });
+/**
+ * Hashes running at once. Off the event loop is not enough on a small machine: libuv's four threads
+ * hashing a login flood would take every core from the requests. One core stays free for the event loop,
+ * and the rest of a flood waits its turn (each hash also holds 16 MB while it runs).
+ */
+const MAX_CONCURRENT_HASHES = Math.max(1, availableParallelism() - 1);
+let hashing = 0;
+const waitingForHash: Array<() => void> = [];
+
+async function scryptAsync(secret: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
+  if (hashing < MAX_CONCURRENT_HASHES) hashing += 1;
+  else await new Promise<void>((resolve) => waitingForHash.push(resolve));
+  try {
+    return await new Promise((resolve, reject) => {
+      scrypt(secret, salt, KEY_LENGTH, { ...options, maxmem: 64 * 1024 * 1024 }, (error, key) =>
+        error ? reject(error) : resolve(key),
+      );
+    });
+  } finally {
+    // Hand the slot straight to the next waiter, if any.
+    const next = waitingForHash.shift();
+    if (next) next();
+    else hashing -= 1;
+  }
 }
 
 export async function hashSecret(secret: string): Promise<string> {

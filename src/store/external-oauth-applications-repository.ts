@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, ExternalOauthApplicationRow } from './schema.ts';
+import { preparedQuery } from './prepared-query.ts';
 import { fromNullableBool, idString, nowIso, toIso, toNullableBool } from './values.ts';
 
 /** An application as stored; `client_secret_sealed` never leaves the service layer. */
@@ -41,21 +42,41 @@ function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRec
 }
 
 export function externalOauthApplicationsRepository(db: Kysely<Database>) {
-  return {
-    /** Throws the engine's unique violation when client_id or name is taken (see unique-violation.ts). */
-    async insert(fields: ExternalOauthApplicationFields, tx: Db = db): Promise<ExternalOauthApplicationRecord> {
-      const now = nowIso();
-      const row = await tx
+  // The two hottest statements, compiled once (prepared-query.ts).
+  const insertOne = preparedQuery(
+    (name: string, clientId: string, sealed: string, tenantId: string | null, dialect: string | null, biDirectional: number | null, now: string) =>
+      db
         .insertInto('external_oauth_applications')
         .values({
-          ...fields,
-          bi_directional_data_access: fromNullableBool(fields.bi_directional_data_access),
+          name,
+          client_id: clientId,
+          client_secret_sealed: sealed,
+          tenant_id: tenantId,
+          dialect_name: dialect,
+          bi_directional_data_access: biDirectional,
           created_at: now,
           updated_at: now,
         })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toRecord(row);
+        .returningAll(),
+  );
+  const byClientId = preparedQuery((clientId: string) =>
+    db.selectFrom('external_oauth_applications').selectAll().where('client_id', '=', clientId).orderBy('id'),
+  );
+
+  return {
+    /** Throws the engine's unique violation when client_id or name is taken (see unique-violation.ts). */
+    async insert(fields: ExternalOauthApplicationFields, tx: Db = db): Promise<ExternalOauthApplicationRecord> {
+      const { rows } = await insertOne(
+        tx,
+        fields.name,
+        fields.client_id,
+        fields.client_secret_sealed,
+        fields.tenant_id,
+        fields.dialect_name,
+        fromNullableBool(fields.bi_directional_data_access),
+        nowIso(),
+      );
+      return toRecord(rows[0]);
     },
 
     /** `after_id` pages by key (rows with a greater id), for walking the whole table in bounded steps. */
@@ -63,6 +84,10 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
       filter: { name?: string; client_id?: string; after_id?: string; limit?: number; offset?: number } = {},
       tx: Db = db,
     ): Promise<ExternalOauthApplicationRecord[]> {
+      const { client_id, ...rest } = filter;
+      if (client_id !== undefined && Object.values(rest).every((v) => v === undefined)) {
+        return (await byClientId(tx, client_id)).rows.map(toRecord);
+      }
       let query = tx.selectFrom('external_oauth_applications').selectAll().orderBy('id');
       if (filter.after_id !== undefined) query = query.where('id', '>', filter.after_id);
       if (filter.name !== undefined) query = query.where('name', '=', filter.name);

@@ -91,7 +91,13 @@ class ResilientConnection implements DatabaseConnection {
     // PostgreSQL text cannot hold U+0000 and refuses such a parameter with an error. No stored value can
     // equal it, so a read that looks one up (the service compares text by equality only) finds nothing,
     // as on SQLite. Writes never carry one: request validation refuses it (http/validation.ts).
-    if (isRead && query.parameters.some((p) => typeof p === 'string' && p.includes('\0'))) return { rows: [] };
+    const carriesNul = query.parameters.some((p) => typeof p === 'string' && p.includes('\0'));
+    if (isRead && carriesNul) return { rows: [] };
+    // The same holds for the key of an UPDATE or DELETE (a path's client_id, say: `DELETE …/a%00b` was a
+    // 500, found by test/fuzz): validated bodies carry no NUL, so such a write can only be keyed by one,
+    // and it matches no row.
+    const kind = query.query.kind;
+    if (carriesNul && (kind === 'UpdateQueryNode' || kind === 'DeleteQueryNode')) return { rows: [], numAffectedRows: 0n };
     const retryable = !this.#inTransaction && isRead;
     return toQueryResult<R>(await this.#run(query.sql, [...query.parameters], retryable));
   }

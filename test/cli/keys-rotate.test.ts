@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TEST_MASTER_KEY, buildTestApp, testConfig, type TestApp } from '../helpers/app.ts';
+import fs from 'node:fs';
+import { TEST_MASTER_KEY, buildTestApp, makeDataDir, testConfig, type TestApp } from '../helpers/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { keysCommand } from '../../src/cli/keys-rotate.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { keyFingerprint } from '../../src/crypto/secret-box.ts';
 import { createRepositories } from '../../src/store/repositories.ts';
@@ -122,6 +125,16 @@ describe('keys rotate', () => {
     assert.equal(stillThere.values.get(appSecretKey(app.client_id)), strayExpected.get(appSecretKey(app.client_id)));
   });
 
+  test('refuses to start without a key list or with a bad option, before touching the store', async () => {
+    const dataDir = makeDataDir();
+    assert.equal(await keysCommand(loadConfig({ EOA_DATA_DIR: dataDir }), ['rotate']), 2);
+    const config = loadConfig({ EOA_DATA_DIR: dataDir, EOA_MASTER_KEY: BOTH });
+    for (const args of [['rotate', '--batch-size', '0'], ['rotate', '--pause-ms'], ['rotate', '--fast', '1'], ['spin']]) {
+      assert.equal(await keysCommand(config, args), 2, args.join(' '));
+    }
+    assert.deepEqual(fs.readdirSync(dataDir), [], 'no store and no key file were created');
+  });
+
   describe('while the service keeps serving', () => {
     let t: TestApp;
     before(async () => {
@@ -163,7 +176,7 @@ describe('keys rotate', () => {
         void rotation.done.then(() => (finished = true));
         const statuses = new Map<number, number>();
         let requests = 0;
-        // Bounded: a round is four requests; the rotation ends long before the cap.
+        // Bounded: three requests a round, until the rotation ends or 150 rounds have run.
         for (let round = 0; !finished && round < 150; round += 1) {
           const replies = await Promise.all([
             round % 3 === 0

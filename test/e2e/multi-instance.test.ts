@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
-import { POSTGRES_ONLY, testDatabaseUrl } from '../helpers/database.ts';
+import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl } from '../helpers/database.ts';
 import { lookerSdk } from '../helpers/looker-sdk.ts';
 import { LOCAL_REDIS_URL } from '../helpers/redis-server.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
@@ -26,9 +26,10 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
   let b: ServerProcess;
   let c: ServerProcess;
   let store: Store;
+  let databaseUrl: string;
 
   before(async () => {
-    const databaseUrl = (await testDatabaseUrl())!;
+    databaseUrl = (await testDatabaseUrl())!;
     const env = {
       DATABASE_URL: databaseUrl,
       REDIS_URL: LOCAL_REDIS_URL,
@@ -203,6 +204,27 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
     } finally {
       await Promise.all([sdkA.authSession.logout(), sdkB.authSession.logout()]);
     }
+  });
+
+  test('instances outlive the loss of every database connection and serve on', async () => {
+    const token = await login(a);
+    await Promise.all([a, b, c].flatMap((server) => Array.from({ length: 4 }, () => call(server, 'GET', '/api/4.0/user', token))));
+    // What a failover does to the instances' pools (and to this test's own, which recovers the same way).
+    const killed = await adminQuery(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+      [databaseName(databaseUrl)],
+    );
+    assert.ok(killed.length >= 3, `terminated ${killed.length} connections`);
+    for (const server of [a, b, c]) {
+      for (let i = 0; i < 3; i++) {
+        const me = await call(server, 'GET', '/api/4.0/user', token);
+        assert.equal(me.statusCode, 200, me.body);
+      }
+      assert.equal((await call(server, 'GET', '/readyz')).statusCode, 200);
+      assert.equal(server.child.exitCode, null, 'the process is still running');
+    }
+    const relogin = await login(b);
+    assert.equal((await call(c, 'GET', '/api/4.0/user', relogin)).statusCode, 200);
   });
 
   test('rate-limit counters are shared through Redis', async () => {

@@ -16,9 +16,9 @@ import { randomSecret, storeDigest } from '../reliability/support.ts';
  *   3. no secret the test knows (admin secret and tokens, application secrets, user-state tokens, and
  *      every secret the fuzzer itself got stored) appears in the body or headers;
  *   4. a 4xx leaves every table exactly as it was.
- * EOA_FUZZ_RUNS (default 60) cases per endpoint; EOA_FUZZ_SEED replays a run, EOA_FUZZ_PATH one case.
+ * EOA_FUZZ_RUNS (default 80) cases per endpoint; EOA_FUZZ_SEED replays a run, EOA_FUZZ_PATH one case.
  */
-const RUNS = Number(process.env.EOA_FUZZ_RUNS ?? 60);
+const RUNS = Number(process.env.EOA_FUZZ_RUNS ?? 80);
 const SEED = process.env.EOA_FUZZ_SEED ? Number(process.env.EOA_FUZZ_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);
 const PATH = process.env.EOA_FUZZ_PATH;
 
@@ -146,6 +146,7 @@ describe('fuzzing every endpoint', () => {
   let ids: { adminCredentials: string; memberCredentials: string; application: { id: string; client_id: string } };
   const undocumented = new Map<string, number>();
   const cases = new Map<string, number>();
+  let digest = '';
 
   before(async () => {
     // The failed-login guard has its own tests; here it would lock the fuzzer out after the first failed logins.
@@ -175,6 +176,7 @@ describe('fuzzing every endpoint', () => {
     const [memberCredentials] = await t.app.repos.credentials.listForUser(m.id);
     ids = { adminCredentials: adminCredentials.id, memberCredentials: memberCredentials.id, application: { id: app.id, client_id: app.client_id } };
     for (const s of [ADMIN.client_secret, t.adminToken, m.token, m.client_secret, secret, state.access, state.refresh]) secrets.add(s);
+    digest = await storeDigest(t.app.store.db);
     console.log(`# fuzz seed ${SEED}, ${RUNS} cases per endpoint (replay: EOA_FUZZ_SEED=${SEED} npm test -- fuzz/)`);
   });
   after(async () => {
@@ -198,12 +200,14 @@ describe('fuzzing every endpoint', () => {
     // The admin's own credentials stay out of reach of PATCH/DELETE, or one case would end the admin's session for the rest.
     const number = fc.nat({ max: 1_000_000 }).map(String).filter((n) => !(destructive && name === 'credentials_api3_id' && n === ids.adminCredentials));
     const anyText = fc.string({ unit: 'binary', minLength: 1, maxLength: 80 });
-    return fc.oneof(
-      { weight: 3, arbitrary: existing.map(encodeURIComponent) },
-      { weight: 2, arbitrary: number },
-      { weight: 4, arbitrary: anyText.map(safeEncode) },
-      { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%00', '..%2F..%2Fetc', '%2e%2e', '-1', '1e3', '0x10', '9'.repeat(40), 'a%2Fb%20c', '%F0%9F%92%A9', '%C0%AF') },
-    );
+    return fc
+      .oneof(
+        { weight: 3, arbitrary: existing.map(encodeURIComponent) },
+        { weight: 2, arbitrary: number },
+        { weight: 4, arbitrary: anyText.map(safeEncode) },
+        { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%00', '..%2F..%2Fetc', '%2e%2e%2f', '-1', '1e3', '0x10', '9'.repeat(40), 'a%2Fb%20c', '%F0%9F%92%A9', '%C0%AF') },
+      )
+      .filter(addressesThisRoute);
   }
 
   const authorization = fc.oneof(
@@ -245,7 +249,6 @@ describe('fuzzing every endpoint', () => {
         if (header !== undefined) headers.authorization = header;
         if (body.contentType) headers['content-type'] = body.contentType;
 
-        const before = await storeDigest(t.app.store.db);
         const response = await t.inject({ method: target.method as 'GET', url, headers, ...(body.payload === undefined ? {} : { payload: body.payload }) });
         const status = response.statusCode;
         const where = `${target.method} ${url.slice(0, 200)} (auth ${String(header).slice(0, 40)}, ${body.contentType ?? 'no content type'}) → ${status}`;
@@ -254,8 +257,11 @@ describe('fuzzing every endpoint', () => {
         checkContract(target.operationId, response, where);
         const text = `${response.body}\n${JSON.stringify(response.headers)}`;
         for (const secret of secrets) assert.ok(!text.includes(secret), `${where}: the response carries a secret`);
-        if (status >= 400) assert.equal(await storeDigest(t.app.store.db), before, `${where}: a ${status} changed the store`);
-        await learn(target, body.payload, status, response.body);
+        // `digest` is the store as the previous case left it: one digest per case is enough.
+        const after = await storeDigest(t.app.store.db);
+        if (status >= 400) assert.equal(after, digest, `${where}: a ${status} changed the store`);
+        digest = after;
+        if (await learn(body.payload, status, response.body)) digest = await storeDigest(t.app.store.db);
         cases.set(target.operationId + target.path, (cases.get(target.operationId + target.path) ?? 0) + 1);
       });
       try {
@@ -267,6 +273,12 @@ describe('fuzzing every endpoint', () => {
       }
     });
   }
+
+  test('no fuzzed body polluted Object.prototype', () => {
+    const probe = {} as Record<string, unknown>;
+    assert.equal(probe.isAdmin, undefined);
+    assert.equal(probe.polluted, undefined);
+  });
 
   function checkContract(operationId: string, response: { statusCode: number; body: string; headers: Record<string, unknown> }, where: string) {
     const status = String(response.statusCode);
@@ -287,9 +299,12 @@ describe('fuzzing every endpoint', () => {
     undocumented.set(`${operationId} ${status}`, (undocumented.get(`${operationId} ${status}`) ?? 0) + 1);
   }
 
-  /** Keeps the session tokens usable and adds what the service stored or issued to the secrets it must never show. */
-  async function learn(target: Target, payload: string | undefined, status: number, body: string) {
-    if (status >= 300) return;
+  /**
+   * Adds what the service stored or issued to the secrets it must never show, and keeps the session tokens
+   * usable. True when it logged in again (which writes a session).
+   */
+  async function learn(payload: string | undefined, status: number, body: string): Promise<boolean> {
+    if (status >= 300) return false;
     const sent = parseLoose(payload);
     for (const field of ['client_secret', 'access_token', 'refresh_token']) {
       const value = sent?.[field];
@@ -300,10 +315,19 @@ describe('fuzzing every endpoint', () => {
       if (typeof answered?.[field] === 'string') secrets.add(answered[field] as string);
     }
     // A case may have ended a session (logout, a disabled or deleted member, lost credentials): log in again.
-    if (!(await live(tokens.admin))) tokens.admin = await loginToken(t.app, ADMIN.client_id, ADMIN.client_secret);
-    if (!(await live(tokens.member))) tokens.member = (await revive()) ?? tokens.member;
+    let relogged = false;
+    if (!(await live(tokens.admin))) {
+      tokens.admin = await loginToken(t.app, ADMIN.client_id, ADMIN.client_secret);
+      relogged = true;
+    }
+    if (!(await live(tokens.member))) {
+      const token = await revive();
+      if (token) tokens.member = token;
+      relogged ||= token !== null;
+    }
     secrets.add(tokens.admin);
     secrets.add(tokens.member);
+    return relogged;
   }
 
   async function live(token: string): Promise<boolean> {
@@ -318,6 +342,20 @@ describe('fuzzing every endpoint', () => {
     }
   }
 });
+
+/**
+ * A segment that URL parsing rewrites (`%2e%2e` is a dot segment, so `…/credentials_api3/%2e%2e` is
+ * `…/users/1`, as a browser or fetch would send it) addresses another route: its answer cannot be held to
+ * this operation's schema, so such a value is not generated here.
+ */
+function addressesThisRoute(segment: string): boolean {
+  const path = `/a/${segment}/b`;
+  try {
+    return new URL(path, 'http://localhost').pathname === path;
+  } catch {
+    return false;
+  }
+}
 
 function safeEncode(value: string): string {
   try {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 
 /**
  * Evidence for the suite-wide secret hygiene audit (scripts/secret-audit.mjs). scripts/run-tests.mjs sets
@@ -10,7 +11,7 @@ import { randomBytes } from 'node:crypto';
  * `node --test`) nothing is recorded.
  *
  * Files, one set per test process: `<dir>/<id>.jsonl` (data dirs, secrets), `<dir>/<id>.responses.jsonl`
- * (one response a line), `<dir>/logs/<id>-<n>.log`.
+ * (one response a line), `<dir>/logs/<id>-<n>.log`, and on PostgreSQL `<dir>/postgres/<database>.jsonl`.
  */
 const AUDIT_DIR = process.env.EOA_TEST_AUDIT_DIR?.trim() || null;
 const PROCESS_ID = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -58,6 +59,30 @@ export function auditLog(text: string) {
   if (!AUDIT_DIR || text.length === 0) return;
   fs.mkdirSync(path.join(AUDIT_DIR, 'logs'), { recursive: true });
   fs.writeFileSync(path.join(AUDIT_DIR, 'logs', `${PROCESS_ID}-${(logCount += 1)}.log`), text);
+}
+
+/**
+ * A PostgreSQL test database has no file in a data dir: its rows are dumped as text just before it is
+ * dropped (test/helpers/database.ts), and the audit scans the dump as it scans a SQLite file.
+ */
+export async function auditPostgresDatabase(databaseUrl: string, name: string): Promise<void> {
+  if (!AUDIT_DIR) return;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows: tables } = await client.query<{ tablename: string }>("select tablename from pg_tables where schemaname = 'public'");
+    const lines: string[] = [];
+    for (const { tablename } of tables) {
+      const { rows } = await client.query<{ line: string }>(`select row_to_json(t)::text as line from "${tablename.replace(/"/g, '""')}" t`);
+      lines.push(...rows.map((r) => r.line));
+    }
+    const dir = path.join(AUDIT_DIR, 'postgres');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${name}.jsonl`), `${lines.join('\n')}\n`);
+    auditDataDir(dir);
+  } finally {
+    await client.end();
+  }
 }
 
 const SECRET_FIELDS = ['client_secret', 'access_token', 'refresh_token'] as const;

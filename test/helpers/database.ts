@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { auditPostgresDatabase } from './audit.ts';
 
 /** Every database this test process created; dropped when the process is about to exit. */
 const created: string[] = [];
@@ -54,7 +55,13 @@ function registerCleanup(adminUrl: string) {
     if (created.length === 0) return;
     const names = created.splice(0);
     void withAdmin(adminUrl, async (client) => {
-      for (const name of names) await client.query(`drop database if exists ${name} with (force)`);
+      for (const name of names) {
+        // The secret hygiene audit reads what the database held, since it has no file to scan.
+        const url = new URL(adminUrl);
+        url.pathname = `/${name}`;
+        await auditPostgresDatabase(url.toString(), name).catch(() => {});
+        await client.query(`drop database if exists ${name} with (force)`);
+      }
     }).catch((error) => {
       process.stderr.write(`test databases left for .ci/run to drop (${names.join(', ')}): ${String(error)}\n`);
     });
@@ -68,7 +75,7 @@ function registerCleanup(adminUrl: string) {
  */
 export const POSTGRES_ONLY: false | string = process.env.TEST_DATABASE_URL?.trim()
   ? false
-  : 'needs PostgreSQL: set TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test (.ci/run does)';
+  : 'needs PostgreSQL: set TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres (.ci/run does)';
 
 /** One statement on the admin connection (TEST_DATABASE_URL), e.g. to terminate a test database's backends. */
 export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {

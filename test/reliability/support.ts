@@ -203,7 +203,7 @@ export function runCli(args: string[], env: Record<string, string>): CliRun {
   };
 }
 
-/** Asserts that no value in `secrets` appears in `text` (CLI output, a response, a log). */
+/** The values of `secrets` that appear in `text` (CLI output, a response, a log): tests expect none. */
 export function leakedSecrets(text: string, secrets: Iterable<string>): string[] {
   return [...secrets].filter((s) => text.includes(s));
 }
