@@ -19,7 +19,7 @@ export function createServices(deps: { config: Config; store: Store; repos: Repo
     sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache }),
     users: usersService(deps.repos, deps.store.engine, tokenCache),
     externalOauthApplications: externalOauthApplicationsService(deps.repos, deps.secretBox, writes),
-    userStates: userStatesService(deps.repos, deps.secretBox),
+    userStates: userStatesService(deps.repos, deps.secretBox, writes),
   };
 }
 

@@ -4,6 +4,7 @@ import { invalid, notFound, type ValidationProblem } from '../http/errors.ts';
 import { isForeignKeyViolation } from '../store/unique-violation.ts';
 import type { CreateOAuthApplicationUserStateRequest } from '../schemas/external-oauth-applications.ts';
 import type { Caller } from './sessions.ts';
+import type { WriteBatcher } from '../store/write-batcher.ts';
 
 export type TokenColumn = 'access_token' | 'refresh_token';
 
@@ -44,7 +45,8 @@ export function userStateRuleProblems(body: unknown): ValidationProblem[] {
 
 const toUtc = (value: string) => new Date(value).toISOString();
 
-export function userStatesService(repos: Repositories, secretBox: SecretBox) {
+/** Writes go through `writes` (group commit), like application creates: answered after their own COMMIT. */
+export function userStatesService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher) {
   return {
     /**
      * Stores the user's tokens for an application, replacing any earlier ones (tokens rotate). An admin may
@@ -61,14 +63,15 @@ export function userStatesService(repos: Repositories, secretBox: SecretBox) {
       if (!user || !app) throw notFound();
       const seal = (token: string, column: TokenColumn) => secretBox.seal(token, userStateTokenAad(user.id, app.id, column));
       try {
-        await repos.userStates.upsert({
+        const state = {
           user_id: user.id,
           oauth_application_id: app.id,
           access_token_sealed: seal(input.access_token, 'access_token'),
           access_token_expires_at: toUtc(input.access_token_expires_at),
           refresh_token_sealed: input.refresh_token == null ? null : seal(input.refresh_token, 'refresh_token'),
           refresh_token_expires_at: input.refresh_token_expires_at == null ? null : toUtc(input.refresh_token_expires_at),
-        });
+        };
+        await writes.run((tx) => repos.userStates.upsert(state, tx));
       } catch (error) {
         // The user or the application was deleted between the look-up and the write.
         if (isForeignKeyViolation(error)) throw notFound();

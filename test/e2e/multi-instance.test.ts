@@ -12,6 +12,7 @@ import { openStore, type Store } from '../../src/store/database.ts';
 import { createRepositories } from '../../src/store/repositories.ts';
 import { loadSecretBox } from '../../src/crypto/master-key.ts';
 import { userStatesService } from '../../src/services/user-states.ts';
+import { createWriteBatcher } from '../../src/store/write-batcher.ts';
 
 /**
  * Horizontal scale-out: real server processes sharing one fresh PostgreSQL database and Redis, as N
@@ -192,7 +193,7 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
 
       // Opened outside both processes, with the key they share: one row, B's tokens, A's refresh token gone.
       const repos = createRepositories(store.db);
-      const vault = userStatesService(repos, loadSecretBox(TEST_MASTER_KEY, makeDataDir()));
+      const vault = userStatesService(repos, loadSecretBox(TEST_MASTER_KEY, makeDataDir()), createWriteBatcher(store.db, store.engine));
       assert.deepEqual(await vault.openTokens('1', app.id!), {
         access_token: 'access-from-B',
         access_token_expires_at: '2030-06-01T10:00:00.000Z',

@@ -53,4 +53,28 @@ describe('group commit through the API', () => {
     assert.equal(missing.statusCode, 404);
     assert.equal(await t.app.services.externalOauthApplications.openClientSecret('rotating-client'), 'rotated-secret');
   });
+
+  test('user states sent together share a batch; each is stored with its own tokens', async () => {
+    const apps = await Promise.all(['state-a', 'state-b', 'state-c'].map((c) => create(c, c)));
+    const ids = apps.map((r) => json(r).id as string);
+    const batchesBefore = t.app.services.writes.stats.batches;
+    const responses = await Promise.all(
+      ids.map((id) =>
+        t.inject({
+          method: 'POST',
+          url: `${BASE}/user_state`,
+          headers: bearer(t.adminToken),
+          payload: { user_id: '1', oauth_application_id: id, access_token: `access-${id}`, access_token_expires_at: '2030-01-01T00:00:00Z' },
+        }),
+      ),
+    );
+    assert.deepEqual(responses.map((r) => r.statusCode), [200, 200, 200]);
+    for (const response of responses) assertResponse('create_oauth_application_user_state', response);
+    if (t.app.store.engine === 'sqlite') {
+      assert.equal(t.app.services.writes.stats.batches - batchesBefore, 1, 'the three writes shared one transaction');
+    }
+    for (const id of ids) {
+      assert.equal((await t.app.services.userStates.openTokens('1', id))?.access_token, `access-${id}`);
+    }
+  });
 });
