@@ -12,7 +12,7 @@ import {
   UpdateExternalOauthApplicationBody,
 } from '../schemas/external-oauth-applications.ts';
 import { callerOf } from '../http/auth.ts';
-import { badRequest, invalid, type ValidationProblem } from '../http/errors.ts';
+import { invalid, type ValidationProblem } from '../http/errors.ts';
 import { noContent } from '../http/no-content.ts';
 import { toValidationProblems, wrongBodyType } from '../http/validation.ts';
 import type { Caller } from '../services/sessions.ts';
@@ -67,14 +67,6 @@ async function* jsonArray<T>(items: AsyncIterable<T>, serialize: (item: T) => st
   yield `${chunk}]`;
 }
 
-/** Looker documents no 422 for listing: a malformed query string (`?name=a&name=b`) is its 400. */
-async function rejectQuery(request: FastifyRequest) {
-  const error = request.validationError as (Error & { validation: never }) | undefined;
-  if (!error) return;
-  const problems = toValidationProblems(error.validation, 'querystring').map((p) => `${p.field}: ${p.message}`);
-  throw badRequest(`Invalid query string. ${problems.join(' ')}`);
-}
-
 export default async function externalOauthApplicationsRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const applications = app.services.externalOauthApplications;
@@ -92,8 +84,6 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
         response: { 200: Type.Array(Type.Ref('ExternalOauthApplication')), ...errorResponses() },
       },
       config: { access: 'admin' },
-      attachValidation: true,
-      preHandler: rejectQuery,
     },
     async (request, reply) => {
       const { name, client_id, limit, offset } = request.query;

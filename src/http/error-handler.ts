@@ -52,7 +52,12 @@ function toApiError(error: FastifyError | ApiError, body: unknown): ApiError {
     const part = error.validationContext ?? 'body';
     const wrongType = part === 'body' ? wrongBodyType(error.validation as never) : null;
     if (wrongType) return new ApiError('bad_request', bodyRequired(wrongType, body));
-    return invalid(toValidationProblems(error.validation as never, part));
+    const problems = toValidationProblems(error.validation as never, part);
+    // Looker documents 422 only for bodies; a malformed query string or path is a 400 on every operation.
+    if (part !== 'body') {
+      return new ApiError('bad_request', `Invalid ${part === 'querystring' ? 'query string' : part}. ${problems.map((p) => `${p.field}: ${p.message}`).join(' ')}`);
+    }
+    return invalid(problems);
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
