@@ -12,6 +12,7 @@ import {
   UpdateExternalOauthApplicationBody,
 } from '../schemas/external-oauth-applications.ts';
 import { callerOf } from '../http/auth.ts';
+import { adminCan } from './present.ts';
 import { invalid, type ValidationProblem } from '../http/errors.ts';
 import { noContent } from '../http/no-content.ts';
 import { toValidationProblems, wrongBodyType } from '../http/validation.ts';
@@ -25,7 +26,7 @@ const PATH = '/external_oauth_applications';
 /** Looker's ExternalOauthApplication: `can` from the caller's role; the client secret is never part of it. */
 function present(caller: Caller, app: ExternalOauthApplicationView) {
   return {
-    can: { show: caller.isAdmin, index: caller.isAdmin, update: caller.isAdmin, destroy: caller.isAdmin },
+    can: adminCan(caller),
     id: app.id,
     name: app.name,
     client_id: app.client_id,

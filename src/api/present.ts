@@ -12,9 +12,14 @@ export function apiBase(request: FastifyRequest): string {
   return `${publicBase(request, request.server.config.publicUrl)}/api/4.0`;
 }
 
+/** The `can` of an object only admins manage: every operation, or none. */
+export function adminCan(caller: Caller) {
+  return { show: caller.isAdmin, index: caller.isAdmin, update: caller.isAdmin, destroy: caller.isAdmin };
+}
+
 export function presentCredentials(request: FastifyRequest, caller: Caller, c: CredentialsApi3) {
   return {
-    can: { show: caller.isAdmin, index: caller.isAdmin, update: caller.isAdmin, destroy: caller.isAdmin },
+    can: adminCan(caller),
     id: c.id,
     client_id: c.client_id,
     created_at: c.created_at,

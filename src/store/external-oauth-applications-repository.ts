@@ -3,18 +3,6 @@ import type { Database, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { fromNullableBool, idString, nowIso, toIso, toNullableBool } from './values.ts';
 
-/** An application as stored; `client_secret_sealed` never leaves the service layer. */
-export interface ExternalOauthApplicationRecord {
-  id: string;
-  name: string;
-  client_id: string;
-  client_secret_sealed: string;
-  tenant_id: string | null;
-  dialect_name: string | null;
-  bi_directional_data_access: boolean | null;
-  created_at: string;
-}
-
 export interface ExternalOauthApplicationFields {
   name: string;
   client_id: string;
@@ -22,6 +10,12 @@ export interface ExternalOauthApplicationFields {
   tenant_id: string | null;
   dialect_name: string | null;
   bi_directional_data_access: boolean | null;
+}
+
+/** An application as stored; `client_secret_sealed` never leaves the service layer. */
+export interface ExternalOauthApplicationRecord extends ExternalOauthApplicationFields {
+  id: string;
+  created_at: string;
 }
 
 export type ExternalOauthApplicationChanges = Partial<Omit<ExternalOauthApplicationFields, 'client_id'>>;
