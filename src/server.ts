@@ -46,6 +46,8 @@ export interface BuildOptions {
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
 const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS];
 
+const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -128,6 +130,11 @@ const infrastructure = fp(
 const services = fp(
   async (app: FastifyInstance) => {
     app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox }));
+    // Expired sessions answer 401 already; this only keeps the table from growing without end.
+    const purge = setInterval(() => {
+      app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
+    }, SESSION_PURGE_INTERVAL_MS).unref();
+    app.addHook('onClose', async () => clearInterval(purge));
   },
   { name: 'services', dependencies: ['infrastructure'] },
 );

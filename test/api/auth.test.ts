@@ -227,6 +227,10 @@ describe('token lifetime and restarts', () => {
       assert.equal(json(me).message, 'Requires authentication.');
       // The admin's other token is untouched.
       assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(t.adminToken) })).statusCode, 200);
+      // The periodic purge removes the expired row and only it.
+      assert.equal(await t.app.services.sessions.purgeExpired(), 1);
+      const left = await t.app.store.db.selectFrom('sessions').select('token_hash').execute();
+      assert.deepEqual(left.map((r) => r.token_hash), [tokenDigest(t.adminToken)]);
     } finally {
       await t.close();
     }
