@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.ts';
 import { clientAddressKey } from './client-address.ts';
 import type { Counters } from './counters.ts';
@@ -63,20 +63,30 @@ export default fp(
     app.decorateRequest('loginAttempt', null);
 
     // preHandler: after the body is parsed (client_id is in it), before the handler checks the secret.
-    app.addHook('preHandler', async (request) => {
-      if (!request.routeOptions.config?.loginGuard) return;
+    const countAttempt = async (request: FastifyRequest) => {
       const keys = attemptKeys(request);
       const refused = await guard.begin(keys);
       if (refused) throw new ApiError('rate_limited', undefined, [], { 'retry-after': String(refused.retryAfterS) });
       request.loginAttempt = keys;
-    });
+    };
 
     // A 4xx is a rejected guess and stays counted; a success, or a 5xx that judged nothing, is taken back.
-    app.addHook('onResponse', async (request, reply) => {
+    const settleAttempt = async (request: FastifyRequest, reply: FastifyReply) => {
       if (request.loginAttempt && (reply.statusCode < 400 || reply.statusCode >= 500)) {
         await guard.takeBack(request.loginAttempt);
       }
+    };
+
+    // Attached to the routes that declare `loginGuard` only, so no other request pays for these hooks.
+    app.addHook('onRoute', (route) => {
+      if (!route.config?.loginGuard) return;
+      route.preHandler = [countAttempt, ...asArray(route.preHandler)];
+      route.onResponse = [...asArray(route.onResponse), settleAttempt];
     });
   },
   { name: 'login-guard', dependencies: ['counters'] },
 );
+
+function asArray<T>(hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}
