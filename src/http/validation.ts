@@ -140,11 +140,6 @@ function describe(error: ErrorObject): string {
   }
 }
 
-/** True when the body itself (not a field of it) has the wrong type, e.g. an array or a string. */
-export function isWrongBodyType(errors: ErrorObject[]): boolean {
-  return wrongBodyType(errors) !== null;
-}
-
 /** The type the body should have had ('object', 'array') when the body itself has the wrong type; else null. */
 export function wrongBodyType(errors: ErrorObject[]): string | null {
   const error = errors.find((e) => e.instancePath === '' && e.keyword === 'type');
