@@ -62,7 +62,6 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       if (fields.is_disabled === true && id === callerId) {
         throw new ApiError('forbidden', 'You cannot disable yourself');
       }
-      if (!isId(id)) throw notFound();
       try {
         // Disabling revokes: the user's sessions go in the same transaction, so re-enabling later does
         // not bring old tokens back to life.
@@ -85,7 +84,6 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
 
     async delete(callerId: string, id: string): Promise<void> {
       if (id === callerId) throw new ApiError('forbidden', 'You cannot delete yourself');
-      if (!isId(id)) throw notFound();
       const deleted = await repos.users.delete(id);
       tokenCache.clear();
       if (!deleted) throw notFound();
@@ -165,11 +163,6 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
 function writableFields(body: UserFields): UserFields {
   const keys = ['first_name', 'last_name', 'email', 'locale', 'is_disabled'] as const;
   return Object.fromEntries(keys.filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
-}
-
-/** Ids are positive integers; anything else names no user, and PostgreSQL would reject it in a bigint comparison. */
-function isId(id: string): boolean {
-  return /^\d{1,18}$/.test(id);
 }
 
 export type UsersService = ReturnType<typeof usersService>;

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { CredentialsApi3Row, Database } from './schema.ts';
-import { fromBool, idString, nowIso, toBool, toIso } from './values.ts';
+import { fromBool, idString, isId, nowIso, toBool, toIso } from './values.ts';
 
 export interface CredentialsApi3 {
   id: string;
@@ -29,8 +29,6 @@ function toCredentials(row: CredentialsApi3Row): CredentialsApi3 {
     created_at: toIso(row.created_at),
   };
 }
-
-const isId = (id: string) => /^\d{1,18}$/.test(id);
 
 export function credentialsRepository(db: Kysely<Database>) {
   return {

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
-import { fromNullableBool, idString, nowIso, toIso, toNullableBool } from './values.ts';
+import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool } from './values.ts';
 
 export interface ExternalOauthApplicationFields {
   name: string;
@@ -99,7 +99,7 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
     },
 
     async findById(id: string, tx: Db = db): Promise<ExternalOauthApplicationRecord | null> {
-      if (!/^\d{1,18}$/.test(id)) return null;
+      if (!isId(id)) return null;
       const row = await tx.selectFrom('external_oauth_applications').selectAll().where('id', '=', id).executeTakeFirst();
       return row ? toRecord(row) : null;
     },

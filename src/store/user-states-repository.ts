@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.ts';
-import { idString, nowIso, toIso, toNullableIso } from './values.ts';
+import { idString, isId, nowIso, toIso, toNullableIso } from './values.ts';
 
 export interface UserStateRecord {
   user_id: string;
@@ -12,8 +12,6 @@ export interface UserStateRecord {
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
-
-const isId = (id: string) => /^\d{1,18}$/.test(id);
 
 /** The key of a user state row, as paging through sealed tokens uses it. */
 export interface UserStateKey {

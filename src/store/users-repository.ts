@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, UserRow } from './schema.ts';
-import { fromBool, idString, nowIso, toBool, toIso } from './values.ts';
+import { fromBool, idString, isId, nowIso, toBool, toIso } from './values.ts';
 
 export interface User {
   id: string;
@@ -64,7 +64,7 @@ export function usersRepository(db: Kysely<Database>) {
     },
 
     async findById(id: string, tx: Db = db): Promise<User | null> {
-      if (!/^\d{1,18}$/.test(id)) return null;
+      if (!isId(id)) return null;
       const row = await tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
       return row ? (await withRoles(tx, [row]))[0] : null;
     },
@@ -72,7 +72,7 @@ export function usersRepository(db: Kysely<Database>) {
     async list(options: { ids?: string[]; limit?: number; offset?: number } = {}, tx: Db = db): Promise<User[]> {
       let query = tx.selectFrom('users').selectAll().orderBy('id');
       if (options.ids) {
-        const ids = options.ids.filter((id) => /^\d{1,18}$/.test(id));
+        const ids = options.ids.filter(isId);
         if (ids.length === 0) return [];
         query = query.where('id', 'in', ids);
       }
@@ -103,6 +103,7 @@ export function usersRepository(db: Kysely<Database>) {
     },
 
     async update(id: string, fields: UserFields, tx: Db = db): Promise<User | null> {
+      if (!isId(id)) return null;
       const values = {
         ...fields,
         ...(fields.is_disabled === undefined ? {} : { is_disabled: fromBool(fields.is_disabled) }),
@@ -115,6 +116,7 @@ export function usersRepository(db: Kysely<Database>) {
     },
 
     async delete(id: string, tx: Db = db): Promise<boolean> {
+      if (!isId(id)) return false;
       const result = await tx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
       return result.numDeletedRows > 0n;
     },

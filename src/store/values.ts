@@ -1,5 +1,13 @@
 /** Conversions between what the engines return and what the rest of the service uses. */
 
+/**
+ * Ids are positive integers. Anything else names no row, and PostgreSQL would reject it in a bigint
+ * comparison, so repositories answer "not found" for it without asking the database.
+ */
+export function isId(id: string): boolean {
+  return /^\d{1,18}$/.test(id);
+}
+
 export function idString(value: string | number | bigint): string {
   return String(value);
 }
