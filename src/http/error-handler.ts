@@ -52,8 +52,10 @@ function toApiError(error: FastifyError | ApiError, body: unknown): ApiError {
     const part = error.validationContext ?? 'body';
     const wrongType = part === 'body' ? wrongBodyType(error.validation as never) : null;
     if (wrongType) return new ApiError('bad_request', bodyRequired(wrongType, body));
+    // A path parameter that fails its schema (an id spelled `01`) names nothing that exists.
+    if (part === 'params') return new ApiError('not_found');
     const problems = toValidationProblems(error.validation as never, part);
-    // Looker documents 422 only for bodies; a malformed query string or path is a 400 on every operation.
+    // Looker documents 422 only for bodies; a malformed query string is a 400 on every operation.
     if (part !== 'body') {
       return new ApiError('bad_request', `Invalid ${part === 'querystring' ? 'query string' : part}. ${problems.map((p) => `${p.field}: ${p.message}`).join(' ')}`);
     }

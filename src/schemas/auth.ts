@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { IdParam } from './common.ts';
 
 export const AccessToken = Type.Object(
   {
@@ -16,4 +17,4 @@ export const LoginCredentials = Type.Object({
   client_secret: Type.Optional(Type.String({ description: 'client_secret part of API Key.' })),
 });
 
-export const UserIdParams = Type.Object({ user_id: Type.String({ description: 'Id of user.' }) });
+export const UserIdParams = Type.Object({ user_id: IdParam('Id of user.') });

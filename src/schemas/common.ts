@@ -1,10 +1,18 @@
 import { Type, type TSchema } from 'typebox';
+import { ID_PATTERN } from '../store/values.ts';
 
 /** Pieces every resource module shares: nullable wrappers, the `can` map, and Looker's error bodies. */
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const IdString = Type.String({ description: 'Unique Id' });
+
+/**
+ * A numeric id in a path (`user_id`, `credentials_api3_id`…): only its canonical decimal spelling passes
+ * (store/values.ts), and the error handler answers any other spelling 404, as it names nothing. Give every
+ * id path parameter this schema, so the check comes with the route.
+ */
+export const IdParam = (description: string) => Type.String({ pattern: ID_PATTERN, description });
 
 export const Can = Type.Record(Type.String(), Type.Boolean(), {
   description: 'Operations the current user is able to perform on this object',

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Can, DateTime, Nullable } from './common.ts';
+import { Can, DateTime, IdParam, Nullable } from './common.ts';
 
 export const CredentialsApi3 = Type.Object(
   {
@@ -106,10 +106,10 @@ export const Role = Type.Object(
 );
 export type Role = Static<typeof Role>;
 
-export const UserParams = Type.Object({ user_id: Type.String({ description: 'Id of user' }) });
+export const UserParams = Type.Object({ user_id: IdParam('Id of user') });
 export const CredentialsParams = Type.Object({
-  user_id: Type.String({ description: 'Id of user' }),
-  credentials_api3_id: Type.String({ description: 'Id of API Credential' }),
+  user_id: IdParam('Id of user'),
+  credentials_api3_id: IdParam('Id of API Credential'),
 });
 
 export const RoleIdsBody = Type.Array(Type.String({ maxLength: 32 }), { maxItems: 100 });

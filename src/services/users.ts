@@ -6,6 +6,7 @@ import type { CredentialsApi3 } from '../store/credentials-repository.ts';
 import { hashSecret } from '../crypto/password.ts';
 import { ApiError, conflict, invalid, notFound } from '../http/errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
+import { isId } from '../store/values.ts';
 import { newClientId, newClientSecret } from './sessions.ts';
 import type { TokenCache } from './token-cache.ts';
 
@@ -21,6 +22,15 @@ const BOOTSTRAP_LOCK_ID = 7_341_011;
 
 /** `tokenCache` is cleared whole after any change that can revoke a live token (see token-cache.ts). */
 export function usersService(repos: Repositories, engine: Engine, tokenCache: TokenCache) {
+  /**
+   * Self-protection compares ids as text, which holds only for canonical spellings (`01` is not `1`):
+   * the routes validate them, and the rules below refuse anything else themselves, whoever calls them.
+   */
+  function requireId(id: string): string {
+    if (!isId(id)) throw notFound();
+    return id;
+  }
+
   async function requireUser(id: string): Promise<User> {
     const user = await repos.users.findById(id);
     if (!user) throw notFound();
@@ -58,6 +68,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     },
 
     async update(callerId: string, id: string, body: UserFields): Promise<User> {
+      requireId(id);
       const fields = writableFields(body);
       if (fields.is_disabled === true && id === callerId) {
         throw new ApiError('forbidden', 'You cannot disable yourself');
@@ -83,7 +94,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     },
 
     async delete(callerId: string, id: string): Promise<void> {
-      if (id === callerId) throw new ApiError('forbidden', 'You cannot delete yourself');
+      if (requireId(id) === callerId) throw new ApiError('forbidden', 'You cannot delete yourself');
       const deleted = await repos.users.delete(id);
       tokenCache.clear();
       if (!deleted) throw notFound();
@@ -98,7 +109,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     },
 
     async setUserRoles(callerId: string, id: string, roleIds: string[]) {
-      const user = await requireUser(id);
+      const user = await requireUser(requireId(id));
       const roles = await repos.users.roles();
       const unknown = roleIds.filter((rid) => !roles.some((r) => r.id === rid));
       if (unknown.length > 0) {

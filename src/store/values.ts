@@ -1,11 +1,19 @@
 /** Conversions between what the engines return and what the rest of the service uses. */
 
 /**
- * Ids are positive integers. Anything else names no row, and PostgreSQL would reject it in a bigint
- * comparison, so repositories answer "not found" for it without asking the database.
+ * The one spelling of an id: canonical decimal, a positive integer without sign, leading zero, space,
+ * fraction, exponent or non-ASCII digit. `01`, `+1`, `1.0`, ` 1`, `1e0` and `１` all name no row: the
+ * engines would read several of them as 1, and a self-check comparing ids as text would then be fooled
+ * (`PUT /users/01/roles` by user 1). Every id from a path, body or query is held to this pattern: path
+ * parameters through `IdParam` (schemas/common.ts), everything else through `isId`. 18 digits stay below
+ * the engines' 64-bit integer limit.
  */
-export function isId(id: string): boolean {
-  return /^\d{1,18}$/.test(id);
+export const ID_PATTERN = '^[1-9][0-9]{0,17}$';
+const ID = new RegExp(ID_PATTERN);
+
+/** Whether a value is an id in its one canonical spelling; anything else names no row ("not found"). */
+export function isId(value: unknown): value is string {
+  return typeof value === 'string' && ID.test(value);
 }
 
 export function idString(value: string | number | bigint): string {

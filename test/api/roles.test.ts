@@ -82,6 +82,23 @@ describe('roles', () => {
     assert.deepEqual(names(json(await t.inject({ method: 'GET', url: '/api/4.0/users/1/roles', headers: admin }))), ['Admin']);
   });
 
+  test('another spelling of your own id is no way around self-protection: 404, and your roles stay', async () => {
+    // Issue 10, defect 2: `PUT /users/01/roles ["2"]` by user 1 answered 200 and demoted the last admin.
+    for (const spelling of ['01', '001', '+1', '1.0', '%201', '1%20', '1e0', '%EF%BC%91', '0x1']) {
+      for (const [method, url, payload] of [
+        ['PUT', `/api/4.0/users/${spelling}/roles`, ['2']],
+        ['PATCH', `/api/4.0/users/${spelling}`, { is_disabled: true }],
+        ['DELETE', `/api/4.0/users/${spelling}`, undefined],
+      ] as const) {
+        const response = await t.inject({ method, url, headers: admin, ...(payload === undefined ? {} : { payload: payload as object }) });
+        assert.equal(response.statusCode, 404, `${method} ${url}: ${response.body}`);
+        assertResponse(method === 'PUT' ? 'set_user_roles' : method === 'PATCH' ? 'update_user' : 'delete_user', response);
+      }
+    }
+    const me = json(await t.inject({ method: 'GET', url: '/api/4.0/users/1', headers: admin }));
+    assert.deepEqual([me.role_ids, me.is_disabled], [['1'], false]);
+  });
+
   test('set_user_roles with a bad body: 400 for a non-array, 422 for bad items', async () => {
     const wrong = await t.inject({ method: 'PUT', url: '/api/4.0/users/1/roles', headers: admin, payload: { role_ids: ['1'] } });
     assert.equal(wrong.statusCode, 400);
