@@ -2,10 +2,11 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { buildServer } from './server.ts';
 import { openStore } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
-import { keysCommand } from './cli/keys-rotate.ts';
+import { keysRotateCommand } from './cli/keys-rotate.ts';
 import { backupCommand } from './cli/backup.ts';
 import { doctorCommand } from './cli/doctor.ts';
 import { seedCommand } from './cli/seed.ts';
+import { USAGE_EXIT, noArguments, runCommand, type CliCommand } from './cli/args.ts';
 
 const USAGE = `usage: external-oauth-apps [command]
 
@@ -17,7 +18,7 @@ commands:
   backup FILE   write a consistent online snapshot of the SQLite store to FILE
   seed [COUNT]  load COUNT (default 1,000,000) generated applications, for benchmarks
 
-Configuration is read from the environment; see README.md.`;
+Every command takes --help. Configuration is read from the environment; see README.md.`;
 
 async function serve(config: Config) {
   const app = await buildServer(config);
@@ -74,32 +75,33 @@ async function migrate(config: Config) {
   }
 }
 
+const COMMANDS: Record<string, CliCommand<any>> = {
+  serve: noArguments('usage: external-oauth-apps serve\n\nRuns the API server; configuration is read from the environment (see README.md).', async (config) => {
+    await serve(config);
+    return -1;
+  }),
+  migrate: noArguments('usage: external-oauth-apps migrate\n\nBrings the database schema up to date and exits.', async (config) => {
+    await migrate(config);
+    return 0;
+  }),
+  doctor: doctorCommand,
+  keys: keysRotateCommand,
+  backup: backupCommand,
+  seed: seedCommand,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const config = loadConfig();
-  switch (command) {
-    case 'serve':
-      await serve(config);
-      return -1;
-    case 'migrate':
-      await migrate(config);
-      return 0;
-    case 'doctor':
-      return doctorCommand(config);
-    case 'keys':
-      return keysCommand(config, rest);
-    case 'backup':
-      return backupCommand(config, rest);
-    case 'seed':
-      return seedCommand(config, rest);
-    default:
-      process.stderr.write(`unknown command: ${[command, ...rest].join(' ')}\n\n${USAGE}\n`);
-      return 2;
+  const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!known) {
+    process.stderr.write(`unknown ${command.startsWith('-') ? 'option' : 'command'}: ${command}\n\n${USAGE}\n`);
+    return USAGE_EXIT;
   }
+  return runCommand(known, rest, () => loadConfig());
 }
 
 main(process.argv.slice(2)).then(

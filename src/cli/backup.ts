@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type { Config } from '../config.ts';
 import { SQLITE_FILE_NAME } from '../store/database.ts';
+import { USAGE_EXIT, readArgs, type CliCommand } from './args.ts';
 
 export class BackupError extends Error {
   constructor(message: string) {
@@ -10,6 +12,9 @@ export class BackupError extends Error {
     this.name = 'BackupError';
   }
 }
+
+/** FILE names something that exists: refused like a bad command line, before anything is written. */
+export class BackupTargetExists extends BackupError {}
 
 export interface BackupReport {
   file: string;
@@ -23,7 +28,12 @@ export interface BackupReport {
  * keeps serving. SQLite's online backup API runs on a connection of its own; all pages are copied in one
  * step, i.e. inside one read transaction, so the copy is the store as of one commit, whatever the server
  * writes meanwhile (WAL lets it keep writing). The copy goes to a temporary file beside FILE and is
- * renamed into place once it passed an integrity check, so FILE is never a half-written backup.
+ * linked into place once it passed an integrity check, so FILE is never a half-written backup.
+ *
+ * FILE is never replaced, whatever it is (the master key, a device, an older backup): the temporary file
+ * is created with O_EXCL and mode 0600 (the copy holds sealed secrets and must be as private as the
+ * store), and link(2), unlike rename(2), fails when FILE exists, so a FILE created after our first check
+ * is not replaced either.
  * PostgreSQL has its own tools for this (pg_dump); the command refuses there rather than pretend.
  */
 export async function backupStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>, target: string): Promise<BackupReport> {
@@ -31,14 +41,17 @@ export async function backupStore(config: Pick<Config, 'databaseUrl' | 'dataDir'
     throw new BackupError('backup copies the SQLite store only; with DATABASE_URL (PostgreSQL) use pg_dump or your provider\'s snapshots');
   }
   const source = path.join(config.dataDir, SQLITE_FILE_NAME);
-  if (!fs.existsSync(source)) throw new BackupError(`no store to back up at ${source}`);
   const file = path.resolve(target);
   if ([source, `${source}-wal`, `${source}-shm`].includes(file)) {
     throw new BackupError('the backup file must not be the live store itself');
   }
+  refuseExisting(file);
+  if (!fs.existsSync(source)) throw new BackupError(`no store to back up at ${source}`);
   if (!fs.existsSync(path.dirname(file))) throw new BackupError(`directory ${path.dirname(file)} does not exist`);
 
-  const partial = `${file}.partial-${process.pid}`;
+  const partial = `${file}.partial-${randomBytes(6).toString('hex')}`;
+  // SQLite writes into the file we created (an empty file is an empty database), so it keeps our mode.
+  fs.closeSync(fs.openSync(partial, 'wx', 0o600));
   const connection = new SqliteDatabase(source, { fileMustExist: true });
   try {
     connection.pragma('busy_timeout = 5000');
@@ -54,13 +67,30 @@ export async function backupStore(config: Pick<Config, 'databaseUrl' | 'dataDir'
   try {
     const counts = checkBackup(partial);
     fsyncFile(partial);
-    fs.renameSync(partial, file);
+    try {
+      fs.linkSync(partial, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') refuseExisting(file);
+      throw error;
+    }
     fsyncFile(path.dirname(file));
     return { file, bytes: fs.statSync(file).size, ...counts };
-  } catch (error) {
+  } finally {
     fs.rmSync(partial, { force: true });
+  }
+}
+
+/** lstat, not exists: a dangling symbolic link is a name that exists too, and is not followed. */
+function refuseExisting(file: string) {
+  let kind: string;
+  try {
+    const stat = fs.lstatSync(file);
+    kind = stat.isFile() ? 'a file' : stat.isDirectory() ? 'a directory' : stat.isSymbolicLink() ? 'a symbolic link' : 'a device or special file';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
+  throw new BackupTargetExists(`${file} already exists (${kind}); backup never overwrites: name a new file`);
 }
 
 /** Opens the copy on its own, as a restore would, and refuses one that SQLite does not find intact. */
@@ -87,23 +117,31 @@ function fsyncFile(file: string) {
   }
 }
 
+export const BACKUP_USAGE = `usage: external-oauth-apps backup FILE
+
+Writes a consistent snapshot of the SQLite store to FILE (a new file, created with mode 0600; an
+existing path is never overwritten). A FILE that starts with "-" is given after "--".`;
+
 /** `backup FILE`: prints what was copied; the master key is not in the copy and must be kept apart. */
-export async function backupCommand(config: Config, args: string[]): Promise<number> {
-  if (args.length !== 1) {
-    process.stderr.write('usage: external-oauth-apps backup FILE\n');
-    return 2;
-  }
-  try {
-    const report = await backupStore(config, args[0]);
-    process.stdout.write(
-      `backup written to ${report.file} (${report.bytes} bytes): ${report.applications} application(s), ` +
-        `${report.userStates} user state(s)\n` +
-        'the master key is not in the backup: restoring needs the same EOA_MASTER_KEY (or master.key file)\n',
-    );
-    return 0;
-  } catch (error) {
-    if (!(error instanceof BackupError)) throw error;
-    process.stderr.write(`backup refused: ${error.message}\n`);
-    return 1;
-  }
-}
+export const backupCommand: CliCommand<{ file: string }> = {
+  usage: BACKUP_USAGE,
+  parse(args) {
+    const read = readArgs(args, {}, { min: 1, max: 1 });
+    return read.kind === 'ok' ? { kind: 'ok', options: { file: read.positionals[0] } } : read;
+  },
+  async run(config, { file }) {
+    try {
+      const report = await backupStore(config, file);
+      process.stdout.write(
+        `backup written to ${report.file} (${report.bytes} bytes): ${report.applications} application(s), ` +
+          `${report.userStates} user state(s)\n` +
+          'the master key is not in the backup: restoring needs the same EOA_MASTER_KEY (or master.key file)\n',
+      );
+      return 0;
+    } catch (error) {
+      if (!(error instanceof BackupError)) throw error;
+      process.stderr.write(`backup refused: ${error.message}\n`);
+      return error instanceof BackupTargetExists ? USAGE_EXIT : 1;
+    }
+  },
+};

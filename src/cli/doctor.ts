@@ -6,6 +6,7 @@ import { createRepositories, type Repositories } from '../store/repositories.ts'
 import { KEY_FILE_NAME, loadSecretBox } from '../crypto/master-key.ts';
 import { SecretBoxError, type SecretBox } from '../crypto/secret-box.ts';
 import { storedSecrets, type StoredSecret } from '../services/stored-secrets.ts';
+import { noArguments } from './args.ts';
 
 export interface DoctorReport {
   keyIds: string[];
@@ -46,7 +47,12 @@ export async function checkStoredSecrets(repos: Repositories, box: SecretBox): P
  * the key file), 1 when any does not. It reads only: no migration, and no key file is created when none
  * exists (a new key would open nothing and hide the real problem).
  */
-export async function doctorCommand(config: Config): Promise<number> {
+export const doctorCommand = noArguments(
+  'usage: external-oauth-apps doctor\n\nChecks that every stored secret opens with the configured master keys (reads only).',
+  (config) => doctor(config),
+);
+
+async function doctor(config: Config): Promise<number> {
   const keyFile = path.join(config.dataDir, KEY_FILE_NAME);
   if (config.masterKey === null && !fs.existsSync(keyFile)) {
     process.stderr.write(`no master key: EOA_MASTER_KEY is unset and ${keyFile} does not exist\n`);

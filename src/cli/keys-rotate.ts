@@ -6,6 +6,7 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import { createRepositories } from '../store/repositories.ts';
 import { replaceSealedValue } from '../store/sealed-values.ts';
 import { storedSecrets, type StoredSecret } from '../services/stored-secrets.ts';
+import { USAGE_EXIT, readArgs, runCommand, wholeNumber, type CliCommand } from './args.ts';
 
 export interface RotationOptions {
   /** Rows read and re-sealed per transaction. */
@@ -130,47 +131,45 @@ export function describeRotation(report: RotationReport): string {
   return lines.join('\n');
 }
 
-/** `keys rotate [--batch-size N] [--pause-ms N]`; exit code 0 only when nothing is left under an old key. */
-export async function keysCommand(config: Config, args: string[]): Promise<number> {
-  const [sub, ...flags] = args;
-  if (sub !== 'rotate') {
-    process.stderr.write('usage: external-oauth-apps keys rotate [--batch-size N] [--pause-ms N]\n');
-    return 2;
-  }
-  const options = parseFlags(flags);
-  if (typeof options === 'string') {
-    process.stderr.write(`${options}\n`);
-    return 2;
-  }
-  if (config.masterKey === null) {
-    // Without the variable there is one key (the key file), and nothing to rotate to.
-    process.stderr.write('keys rotate needs EOA_MASTER_KEY: the new key first, then the old one(s), e.g. new:<key>,old:<key>\n');
-    return 2;
-  }
-  const box = loadSecretBox(config.masterKey, config.dataDir);
-  const store = openStore(config);
-  try {
-    await migrateToLatest(store);
-    const report = await rotateKeys(store, box, {
-      ...options,
-      onBatch: (progress) => process.stdout.write(`batch: examined ${progress.examined}, re-sealed ${progress.resealed}\n`),
-    });
-    process.stdout.write(`${describeRotation(report)}\n`);
-    return report.remaining === 0 && report.unreadable.length === 0 ? 0 : 1;
-  } finally {
-    await store.close();
-  }
-}
+export const KEYS_USAGE = `usage: external-oauth-apps keys rotate [--batch-size N] [--pause-ms N]
 
-function parseFlags(flags: string[]): { batchSize: number; pauseMs: number } | string {
-  const options = { batchSize: 100, pauseMs: 0 };
-  for (let i = 0; i < flags.length; i += 2) {
-    const [flag, raw] = [flags[i], flags[i + 1]];
-    const value = Number(raw);
-    if (raw === undefined || !/^\d+$/.test(raw)) return `${flag} needs a whole number`;
-    if (flag === '--batch-size' && value >= 1 && value <= 10_000) options.batchSize = value;
-    else if (flag === '--pause-ms' && value <= 60_000) options.pauseMs = value;
-    else return `unknown or out-of-range option: ${flag} ${raw}`;
-  }
-  return options;
-}
+Re-seals every stored secret under the active (first) key of EOA_MASTER_KEY, while the service serves.
+  --batch-size N   rows per transaction, 1 to 10000 (default 100)
+  --pause-ms N     pause between batches, 0 to 60000 (default 0)`;
+
+/** `keys rotate [--batch-size N] [--pause-ms N]`; exit code 0 only when nothing is left under an old key. */
+export const keysRotateCommand: CliCommand<{ batchSize: number; pauseMs: number }> = {
+  usage: KEYS_USAGE,
+  parse(args) {
+    const read = readArgs(args, { 'batch-size': { type: 'string' }, 'pause-ms': { type: 'string' } }, { min: 1, max: 1 });
+    if (read.kind !== 'ok') return read;
+    if (read.positionals[0] !== 'rotate') return { kind: 'error', message: `unknown keys command: ${read.positionals[0]}` };
+    const batchSize = wholeNumber('--batch-size', read.values['batch-size'], 100, 1, 10_000);
+    const pauseMs = wholeNumber('--pause-ms', read.values['pause-ms'], 0, 0, 60_000);
+    for (const value of [batchSize, pauseMs]) if (typeof value === 'string') return { kind: 'error', message: value };
+    return { kind: 'ok', options: { batchSize: batchSize as number, pauseMs: pauseMs as number } };
+  },
+  async run(config, options) {
+    if (config.masterKey === null) {
+      // Without the variable there is one key (the key file), and nothing to rotate to.
+      process.stderr.write('keys rotate needs EOA_MASTER_KEY: the new key first, then the old one(s), e.g. new:<key>,old:<key>\n');
+      return USAGE_EXIT;
+    }
+    const box = loadSecretBox(config.masterKey, config.dataDir);
+    const store = openStore(config);
+    try {
+      await migrateToLatest(store);
+      const report = await rotateKeys(store, box, {
+        ...options,
+        onBatch: (progress) => process.stdout.write(`batch: examined ${progress.examined}, re-sealed ${progress.resealed}\n`),
+      });
+      process.stdout.write(`${describeRotation(report)}\n`);
+      return report.remaining === 0 && report.unreadable.length === 0 ? 0 : 1;
+    } finally {
+      await store.close();
+    }
+  },
+};
+
+/** The command as main runs it, with a configuration already loaded. */
+export const keysCommand = (config: Config, args: string[]) => runCommand(keysRotateCommand, args, () => config);

@@ -5,6 +5,7 @@ import { migrateToLatest } from '../store/migrate.ts';
 import { loadSecretBox } from '../crypto/master-key.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
 import { nowIso } from '../store/values.ts';
+import { readArgs, wholeNumber, type CliCommand } from './args.ts';
 
 /** Rows per INSERT: 8 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
 const ROWS_PER_INSERT = 2000;
@@ -55,47 +56,40 @@ export async function seedApplications(store: Store, secretBox: SecretBox, optio
   }
 }
 
-/** `external-oauth-apps seed [COUNT] [--prefix PREFIX]`: COUNT defaults to 1,000,000. */
-export async function seedCommand(config: Config, args: string[]): Promise<number> {
-  const parsed = parseArgs(args);
-  if (typeof parsed === 'string') {
-    process.stderr.write(`${parsed}\nusage: external-oauth-apps seed [COUNT] [--prefix PREFIX]\n`);
-    return 2;
-  }
-  const secretBox = loadSecretBox(config.masterKey, config.dataDir);
-  const store = openStore(config);
-  try {
-    await migrateToLatest(store);
-    let lastReport = 0;
-    await seedApplications(store, secretBox, {
-      ...parsed,
-      onProgress(done, elapsedMs) {
-        if (done < parsed.count && elapsedMs - lastReport < 1000) return;
-        lastReport = elapsedMs;
-        const rate = Math.round(done / Math.max(elapsedMs / 1000, 0.001));
-        process.stdout.write(`seeded ${done} / ${parsed.count} applications (${rate} per second)\n`);
-      },
-    });
-    return 0;
-  } finally {
-    await store.close();
-  }
-}
+export const SEED_USAGE = `usage: external-oauth-apps seed [COUNT] [--prefix PREFIX]
 
-function parseArgs(args: string[]): SeedOptions | string {
-  let count = 1_000_000;
-  let prefix = `seed-${randomBytes(3).toString('hex')}-`;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '--prefix') {
-      const value = args[++i];
-      if (!value) return '--prefix needs a value';
-      prefix = value;
-    } else if (/^\d+$/.test(arg) && Number(arg) >= 1 && Number(arg) <= 100_000_000) {
-      count = Number(arg);
-    } else {
-      return `unexpected argument: ${arg}`;
+Loads COUNT (default 1,000,000) generated applications, for benchmarks.`;
+
+/** `external-oauth-apps seed [COUNT] [--prefix PREFIX]`: COUNT defaults to 1,000,000. */
+export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'>> = {
+  usage: SEED_USAGE,
+  parse(args) {
+    const read = readArgs(args, { prefix: { type: 'string' } }, { min: 0, max: 1 });
+    if (read.kind !== 'ok') return read;
+    const count = wholeNumber('COUNT', read.positionals[0], 1_000_000, 1, 100_000_000);
+    if (typeof count === 'string') return { kind: 'error', message: count };
+    const prefix = read.values.prefix;
+    if (prefix === '') return { kind: 'error', message: '--prefix needs a value' };
+    return { kind: 'ok', options: { count, prefix: typeof prefix === 'string' ? prefix : `seed-${randomBytes(3).toString('hex')}-` } };
+  },
+  async run(config, options) {
+    const secretBox = loadSecretBox(config.masterKey, config.dataDir);
+    const store = openStore(config);
+    try {
+      await migrateToLatest(store);
+      let lastReport = 0;
+      await seedApplications(store, secretBox, {
+        ...options,
+        onProgress(done, elapsedMs) {
+          if (done < options.count && elapsedMs - lastReport < 1000) return;
+          lastReport = elapsedMs;
+          const rate = Math.round(done / Math.max(elapsedMs / 1000, 0.001));
+          process.stdout.write(`seeded ${done} / ${options.count} applications (${rate} per second)\n`);
+        },
+      });
+      return 0;
+    } finally {
+      await store.close();
     }
-  }
-  return { count, prefix };
-}
+  },
+};
