@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Repositories } from '../store/repositories.ts';
 import { DECOY_HASH_PROMISE, newToken, tokenDigest, verifySecret } from '../crypto/password.ts';
-import { ADMIN_ROLE_ID } from '../store/users-repository.ts';
+import { ApiError } from '../http/errors.ts';
 import type { TokenCache } from './token-cache.ts';
 
 export interface AccessToken {
@@ -13,18 +13,26 @@ export interface AccessToken {
 /** Who a request acts for, as the auth hook resolves it from the access token. */
 export interface Caller {
   userId: string;
-  /** The user who logged in; differs from userId for a token from `login/{user_id}`. */
+  /** The user who logged in; differs from userId only for a token from `login/{user_id}`, its holder. */
   principalUserId: string;
   isAdmin: boolean;
+  /** Has the built-in User role: what a non-admin needs to store its own OAuth tokens. */
+  isUser: boolean;
   tokenHash: string;
 }
+
+/** A token from `login/{user_id}`: it acts as someone other than the admin who holds it. */
+export const isSudo = (caller: Caller) => caller.userId !== caller.principalUserId;
 
 export function sessionsService(repos: Repositories, options: { tokenTtlS: number; tokenCache: TokenCache }) {
   const { tokenCache } = options;
 
-  async function issueToken(userId: string, principalUserId: string, credentialsId: string): Promise<AccessToken> {
+  /** A new session; `endsBy` caps its life (a `login/{user_id}` token never outlives the session that minted it). */
+  async function issueToken(userId: string, principalUserId: string, credentialsId: string, endsBy = Infinity): Promise<AccessToken> {
     const token = newToken();
-    const expiresAt = new Date(Date.now() + options.tokenTtlS * 1000).toISOString();
+    const now = Date.now();
+    const lifeMs = Math.min(options.tokenTtlS * 1000, endsBy - now);
+    const expiresAt = new Date(now + lifeMs).toISOString();
     await repos.sessions.insert({
       token_hash: tokenDigest(token),
       user_id: userId,
@@ -32,7 +40,7 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
       credentials_api3_id: credentialsId,
       expires_at: expiresAt,
     });
-    return { access_token: token, token_type: 'Bearer', expires_in: options.tokenTtlS };
+    return { access_token: token, token_type: 'Bearer', expires_in: Math.floor(lifeMs / 1000) };
   }
 
   return {
@@ -48,13 +56,21 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
       return issueToken(candidate.user_id, candidate.user_id, candidate.id);
     },
 
-    /** An admin's token that acts as another user; it ends when the admin's own session would. */
+    /**
+     * An admin's token that acts as another user; it ends when the admin's own session would, and lives
+     * only while its holder could mint it again (enabled, credentials alive, Admin role: `findLive`).
+     * The right is checked afresh here, not through the token cache. A `login/{user_id}` token cannot mint
+     * another (nor can an admin "log in as" itself, which would mint a token indistinguishable from its own
+     * session and so escape that rule): 403, as the admin route is no secret to an admin's token.
+     */
     async loginAsUser(caller: Caller, targetUserId: string): Promise<AccessToken | null> {
+      if (isSudo(caller)) throw new ApiError('forbidden', 'A token from login/{user_id} cannot log in as a user');
+      if (targetUserId === caller.userId) throw new ApiError('forbidden', 'You are already logged in as yourself');
+      const session = await repos.sessions.findLive(caller.tokenHash, new Date().toISOString());
+      if (!session || !session.is_admin || session.user_id !== session.principal_user_id) return null;
       const target = await repos.users.findById(targetUserId);
       if (!target || target.is_disabled) return null;
-      const session = await repos.sessions.findLive(caller.tokenHash, new Date().toISOString());
-      if (!session) return null;
-      return issueToken(target.id, caller.principalUserId, session.credentials_api3_id);
+      return issueToken(target.id, session.principal_user_id, session.credentials_api3_id, Date.parse(session.expires_at));
     },
 
     async logout(caller: Caller): Promise<void> {
@@ -73,12 +89,11 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
       const generation = tokenCache.generation();
       const session = await repos.sessions.findLive(tokenHash, new Date().toISOString());
       if (!session) return null;
-      const user = await repos.users.findById(session.user_id);
-      if (!user) return null;
       const caller: Caller = {
         userId: session.user_id,
         principalUserId: session.principal_user_id,
-        isAdmin: user.role_ids.includes(ADMIN_ROLE_ID),
+        isAdmin: session.is_admin,
+        isUser: session.is_user,
         tokenHash,
       };
       tokenCache.set(tokenHash, caller, Date.parse(session.expires_at), generation);

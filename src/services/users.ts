@@ -119,7 +119,11 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         throw new ApiError('forbidden', 'You cannot remove your own Admin role');
       }
       const unique = [...new Set(roleIds)];
-      await repos.db.transaction().execute((tx) => repos.users.setRoles(id, unique, tx));
+      await repos.db.transaction().execute(async (tx) => {
+        await repos.users.setRoles(id, unique, tx);
+        // The `login/{user_id}` tokens an admin holds end with its Admin role (see sessions-repository.ts).
+        if (!unique.includes(ADMIN_ROLE_ID)) await repos.sessions.deleteHeldBy(id, tx);
+      });
       tokenCache.clear();
       return roles.filter((r) => unique.includes(r.id));
     },

@@ -1,17 +1,53 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.ts';
-import { fromBool, idString, nowIso, toIso } from './values.ts';
+import { preparedQuery } from './prepared-query.ts';
+import { ADMIN_ROLE_ID, USER_ROLE_ID } from './users-repository.ts';
+import { fromBool, idString, nowIso, toBool, toIso } from './values.ts';
 
 export interface SessionRecord {
   user_id: string;
+  /** Who logged in: differs from `user_id` only for a token from `login/{user_id}`, whose holder it is. */
   principal_user_id: string;
   credentials_api3_id: string;
   expires_at: string;
+  /** The roles of the user the token acts as, read in the same statement. */
+  is_admin: boolean;
+  is_user: boolean;
 }
+
+type Scope = ExpressionBuilder<Database & { s: Database['sessions'] }, 's'>;
+
+/** `user_roles` row of the user in `column` for the role; its primary key makes this one index probe. */
+const roleOf = (eb: Scope, column: 's.user_id' | 's.principal_user_id', roleId: string) =>
+  eb.exists(eb.selectFrom('user_roles as r').select('r.role_id').whereRef('r.user_id', '=', column).where('r.role_id', '=', roleId));
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 export function sessionsRepository(db: Kysely<Database>) {
+  // The hot path: compiled once (prepared-query.ts); constants are parameters too, as it requires.
+  const liveSession = preparedQuery((tokenHash: string, now: string, enabled: number, adminRoleId: string, userRoleId: string) =>
+    db
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .innerJoin('users as p', 'p.id', 's.principal_user_id')
+      .innerJoin('credentials_api3 as c', 'c.id', 's.credentials_api3_id')
+      .select((eb) => [
+        's.user_id',
+        's.principal_user_id',
+        's.credentials_api3_id',
+        's.expires_at',
+        roleOf(eb, 's.user_id', adminRoleId).as('is_admin'),
+        roleOf(eb, 's.user_id', userRoleId).as('is_user'),
+      ])
+      .where('s.token_hash', '=', tokenHash)
+      .where('s.expires_at', '>', now)
+      .where('u.is_disabled', '=', enabled)
+      .where('p.is_disabled', '=', enabled)
+      .where('c.is_disabled', '=', enabled)
+      .whereRef('c.user_id', '=', 's.principal_user_id')
+      .where((eb) => eb.or([eb('s.user_id', '=', eb.ref('s.principal_user_id')), roleOf(eb, 's.principal_user_id', adminRoleId)])),
+  );
+
   return {
     async insert(
       values: { token_hash: string; user_id: string; principal_user_id: string; credentials_api3_id: string; expires_at: string },
@@ -21,34 +57,36 @@ export function sessionsRepository(db: Kysely<Database>) {
     },
 
     /**
-     * The live session of a token: unexpired, its credentials enabled, and both the user it acts as and
-     * the user who logged in enabled. One indexed query; deleted users or credentials are gone by cascade.
+     * The live session of a token, with the roles of the user it acts as: the one statement behind every
+     * authenticated request. Live means unexpired, its credentials enabled and belonging to the user who
+     * logged in, both that user and the user it acts as enabled, and, for a token from `login/{user_id}`,
+     * its holder still an Admin: a right that ends with the Admin role ends the tokens minted with it.
+     * Deleted users or credentials are gone by cascade.
      */
     async findLive(tokenHash: string, now: string, tx: Db = db): Promise<SessionRecord | null> {
-      const row = await tx
-        .selectFrom('sessions as s')
-        .innerJoin('users as u', 'u.id', 's.user_id')
-        .innerJoin('users as p', 'p.id', 's.principal_user_id')
-        .innerJoin('credentials_api3 as c', 'c.id', 's.credentials_api3_id')
-        .select(['s.user_id', 's.principal_user_id', 's.credentials_api3_id', 's.expires_at'])
-        .where('s.token_hash', '=', tokenHash)
-        .where('s.expires_at', '>', now)
-        .where('u.is_disabled', '=', fromBool(false))
-        .where('p.is_disabled', '=', fromBool(false))
-        .where('c.is_disabled', '=', fromBool(false))
-        .executeTakeFirst();
+      const row = (await liveSession(tx, tokenHash, now, fromBool(false), ADMIN_ROLE_ID, USER_ROLE_ID)).rows[0];
       if (!row) return null;
       return {
         user_id: idString(row.user_id),
         principal_user_id: idString(row.principal_user_id),
         credentials_api3_id: idString(row.credentials_api3_id),
         expires_at: toIso(row.expires_at),
+        is_admin: toBool(row.is_admin),
+        is_user: toBool(row.is_user),
       };
     },
 
     /** Ends every session that acts as, or was opened by, the user: disabling is a revocation. */
     async deleteForUser(userId: string, tx: Db = db): Promise<void> {
       await tx.deleteFrom('sessions').where((eb) => eb.or([eb('user_id', '=', userId), eb('principal_user_id', '=', userId)])).execute();
+    },
+
+    /**
+     * Ends the `login/{user_id}` tokens the user holds: losing the Admin role is a revocation, so getting it
+     * back does not revive them (until then the check in `findLive` refuses them anyway).
+     */
+    async deleteHeldBy(userId: string, tx: Db = db): Promise<void> {
+      await tx.deleteFrom('sessions').where('principal_user_id', '=', userId).where('user_id', '<>', userId).execute();
     },
 
     /** Ends every session opened with the credentials: disabling them is a revocation. */

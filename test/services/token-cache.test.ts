@@ -6,7 +6,7 @@ import type { Caller } from '../../src/services/sessions.ts';
 import { tokenDigest } from '../../src/crypto/password.ts';
 import { ADMIN, bearer, buildTestApp, loginToken, type TestApp } from '../helpers/app.ts';
 
-const caller = (userId: string): Caller => ({ userId, principalUserId: userId, isAdmin: false, tokenHash: `h${userId}` });
+const caller = (userId: string): Caller => ({ userId, principalUserId: userId, isAdmin: false, isUser: true, tokenHash: `h${userId}` });
 
 /** A cache on a clock the test moves by hand. */
 function cacheAt(options: { ttlMs: number; maxEntries: number }) {
