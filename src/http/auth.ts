@@ -5,11 +5,12 @@ import type { Caller } from '../services/sessions.ts';
 
 /**
  * Who may call a route is declared with the route (`config: { access }`), never discovered in a handler:
- *   public – no token needed;  user – any logged-in user;  admin – users with the Admin role;
- *   self – an admin, or the user named by the route's `:user_id`.
+ *   public – no token needed;  user – any logged-in user, a user with no role too (itself, logout);
+ *   member – users with a built-in role (User or Admin): what acting on data takes;
+ *   admin – users with the Admin role;  self – an admin, or the user named by the route's `:user_id`.
  * Looker answers 404 to a caller without permission, so an endpoint does not reveal that it exists.
  */
-export type Access = 'public' | 'user' | 'self' | 'admin';
+export type Access = 'public' | 'user' | 'member' | 'self' | 'admin';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -42,6 +43,7 @@ export default fp(
       if (!caller) throw new ApiError('unauthorized');
       request.caller = caller;
       if (caller.isAdmin || access === 'user') return;
+      if (access === 'member' && caller.isUser) return;
       const params = request.params as { user_id?: string };
       if (access === 'self' && params.user_id === caller.userId) return;
       throw new ApiError('not_found');

@@ -113,6 +113,36 @@ describe('create_oauth_application_user_state', () => {
     assert.deepEqual(await t.app.services.userStates.openTokens(user.id, appId), before);
   });
 
+  test('a user with no role cannot store its own state: 404, nothing stored (only a role grants it)', async () => {
+    // Issue 10, defect 11: a role-less user answered 200 here.
+    const roleless = await t.newUser();
+    const demoted = await t.inject({ method: 'PUT', url: `/api/4.0/users/${roleless.id}/roles`, headers: admin, payload: [] });
+    assert.equal(demoted.statusCode, 200);
+    const response = await post(state({ user_id: roleless.id }), bearer(roleless.token));
+    assert.equal(response.statusCode, 404);
+    assertResponse(OP, response);
+    assert.equal(await t.app.services.userStates.openTokens(roleless.id, appId), null);
+    // It still reads itself: a role-less user is a user, not an intruder.
+    assert.equal((await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(roleless.token) })).statusCode, 200);
+    // Given the User role back, the same token stores its state.
+    await t.inject({ method: 'PUT', url: `/api/4.0/users/${roleless.id}/roles`, headers: admin, payload: ['2'] });
+    assert.equal((await post(state({ user_id: roleless.id }), bearer(roleless.token))).statusCode, 200);
+  });
+
+  test('another spelling of an id in the body names nothing: 404, for the user itself too', async () => {
+    const fullWidth = (id: string) => id.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
+    const spellings = (id: string) => [`0${id}`, `+${id}`, `${id}.0`, ` ${id}`, `${id} `, `${id}e0`, fullWidth(id)];
+    for (const userId of spellings(otherUser.id)) {
+      for (const headers of [admin, bearer(otherUser.token)]) {
+        const response = await post(state({ user_id: userId }), headers);
+        assert.equal(response.statusCode, 404, JSON.stringify(userId));
+      }
+    }
+    for (const applicationId of spellings(appId)) {
+      assert.equal((await post(state({ oauth_application_id: applicationId }))).statusCode, 404, JSON.stringify(applicationId));
+    }
+  });
+
   test('unknown user or application: 404', async () => {
     for (const body of [state({ user_id: '999999' }), state({ oauth_application_id: '999999' }), state({ user_id: 'abc' }), state({ oauth_application_id: 'us-client-1' })]) {
       const response = await post(body);
