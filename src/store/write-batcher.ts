@@ -75,11 +75,11 @@ export function createWriteBatcher(
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     const outcomes: Outcome[] = [];
     try {
-      await db.transaction().execute(async (tx) => {
+      await inTransaction(db, async (tx) => {
         for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work));
       });
     } catch (error) {
-      // BEGIN or COMMIT failed (or a savepoint could not be rolled back): the whole batch is undone.
+      // BEGIN or COMMIT failed (or SQLite ended the transaction itself): the whole batch is undone.
       for (const pending of batch) pending.reject(error);
       return;
     } finally {
@@ -104,6 +104,23 @@ export function createWriteBatcher(
   };
 }
 
+/**
+ * One transaction whose failure is reported as its cause. On some errors (a full disk, an I/O error)
+ * SQLite rolls the transaction back itself; the ROLLBACK that follows then fails with "cannot rollback -
+ * no transaction is active", and Kysely's own transaction() would report that instead of SQLITE_FULL.
+ */
+async function inTransaction(db: Kysely<Database>, work: (tx: Transaction<Database>) => Promise<void>): Promise<void> {
+  const tx = await db.startTransaction().execute();
+  try {
+    await work(tx);
+    await tx.commit().execute();
+  } catch (error) {
+    // Releases the connection whatever happens; a failed ROLLBACK only means nothing was left to undo.
+    await tx.rollback().execute().catch(() => {});
+    throw error;
+  }
+}
+
 /** One write inside its own savepoint: a failure undoes only its statements, and is its own answer. */
 async function runIsolated(tx: Transaction<Database>, work: Pending['work']): Promise<Outcome> {
   await sql`savepoint batch_write`.execute(tx);
@@ -112,8 +129,14 @@ async function runIsolated(tx: Transaction<Database>, work: Pending['work']): Pr
     await sql`release savepoint batch_write`.execute(tx);
     return { ok: true, value };
   } catch (error) {
-    await sql`rollback to savepoint batch_write`.execute(tx);
-    await sql`release savepoint batch_write`.execute(tx);
+    try {
+      await sql`rollback to savepoint batch_write`.execute(tx);
+      await sql`release savepoint batch_write`.execute(tx);
+    } catch {
+      // The savepoint is gone with the whole transaction (SQLite ended it on a full disk): the batch fails,
+      // and with this write's error, the cause, not with the complaint about the missing savepoint.
+      throw error;
+    }
     return { ok: false, error };
   }
 }

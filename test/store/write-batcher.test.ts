@@ -123,6 +123,31 @@ describe('write batcher', () => {
     assert.equal(await stored(c.name), true);
   });
 
+  test('when SQLite ends the transaction itself (a full disk), every write of the batch is told the real cause', async (t) => {
+    if (store.engine !== 'sqlite') return t.skip('SQLite batches; PostgreSQL commits each write alone');
+    // What SQLite does on SQLITE_FULL while writing the WAL: it rolls the whole transaction back on its own.
+    const diskFull = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const a = app();
+    const b = app();
+    const results = await Promise.allSettled([
+      insert(a),
+      batcher.run(async (tx) => {
+        await repos.externalOauthApplications.insert(b, tx);
+        await sql`rollback`.execute(tx);
+        throw diskFull;
+      }),
+    ]);
+    for (const result of results) {
+      assert.equal(result.status, 'rejected');
+      assert.equal((result as PromiseRejectedResult).reason, diskFull, 'the cause, not "cannot rollback - no transaction is active"');
+    }
+    assert.equal(await stored(a.name), false);
+    assert.equal(await stored(b.name), false);
+    const c = app();
+    await insert(c);
+    assert.equal(await stored(c.name), true, 'the next batch works');
+  });
+
   test('writes that keep arriving while a batch commits form the next batch', async (t) => {
     if (store.engine !== 'sqlite') return t.skip('SQLite batches; PostgreSQL commits each write alone');
     const before = { ...batcher.stats };
