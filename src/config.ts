@@ -17,6 +17,8 @@ export interface Config {
   redisKeyPrefix: string;
   /** Raw `EOA_MASTER_KEY`: `base64key` or `id:base64key,id:base64key` (first = active). */
   masterKey: string | null;
+  /** Start even when stored secrets are sealed under key ids the configuration lacks (/readyz says so). */
+  allowMissingKeys: boolean;
   bootstrap: { clientId: string; clientSecret: string } | null;
   tokenTtlS: number;
   /** Per-process access-token cache (services/token-cache.ts): entry lifetime (0 = off) and size bound. */
@@ -108,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redisKeyPrefix: read.string('EOA_REDIS_KEY_PREFIX') ?? 'eoa:',
     masterKey,
+    allowMissingKeys: read.bool('EOA_ALLOW_MISSING_KEYS', false),
     bootstrap:
       bootstrapClientId !== null && bootstrapClientSecret !== null
         ? { clientId: bootstrapClientId, clientSecret: bootstrapClientSecret }
@@ -176,6 +179,14 @@ class EnvReader {
       return fallback;
     }
     return value;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.string(name);
+    if (raw === null) return fallback;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    this.problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
   }
 
   list(name: string): string[] {

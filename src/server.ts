@@ -3,13 +3,16 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { pino, type DestinationStream } from 'pino';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { openStore, type Store } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
 import { createRepositories, type Repositories } from './store/repositories.ts';
 import { loadSecretBox } from './crypto/master-key.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
+import { createWriteHealth, type WriteHealth } from './store/availability.ts';
+import { MissingMasterKeysError, missingKeyIds, sealedKeyIdUsage } from './store/sealed-columns.ts';
+import { createLogDestination, type LogDestinationStats } from './log-destination.ts';
 import { createServices, type Services } from './services/index.ts';
 import errorHandler, { frameworkError } from './http/error-handler.ts';
 import bodyParsers from './http/body-parsers.ts';
@@ -35,6 +38,12 @@ declare module 'fastify' {
     repos: Repositories;
     secretBox: SecretBox;
     services: Services;
+    /** Whether writes fail for lack of space (store/availability.ts); /readyz reads it. */
+    writeHealth: WriteHealth;
+    /** Key ids stored secrets need and the configuration lacks: empty unless EOA_ALLOW_MISSING_KEYS. */
+    missingKeyIds: string[];
+    /** Lines the log destination dropped (a failing disk); null when the caller gave its own stream. */
+    logStats: LogDestinationStats | null;
   }
 }
 
@@ -51,12 +60,13 @@ const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export async function buildServer(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // Stdout written asynchronously: lines queue while a write is in flight and go out together, so
+  // logging costs no syscall per request. A failing stdout (a full disk) drops lines, never the service.
+  const logDestination = options.logStream ? null : createLogDestination(1);
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      // Stdout written asynchronously: lines queue while a write is in flight and go out together, so
-      // logging costs no syscall per request. pino flushes what is queued when the process exits.
-      stream: options.logStream ?? pino.destination({ dest: 1, sync: false }),
+      stream: options.logStream ?? logDestination!.stream,
       // Belt and braces: nothing logs headers, but if anything ever does, these never reach the output.
       redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', '*.access_token', '*.refresh_token'], censor: '[redacted]' },
     },
@@ -80,6 +90,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.headersTimeout = config.http.headersTimeoutMs;
+  app.decorate('logStats', logDestination?.stats ?? null);
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   app.setValidatorCompiler(createValidatorCompiler(SHARED_SCHEMAS));
@@ -119,6 +130,16 @@ const infrastructure = fp(
     });
     app.addHook('onClose', () => store.close());
     await migrateToLatest(store);
+    const missing = missingKeyIds(await sealedKeyIdUsage(store), secretBox.keyIds);
+    if (missing.keyIds.length > 0) {
+      if (!config.allowMissingKeys) {
+        await store.close();
+        throw new MissingMasterKeysError(missing.keyIds, missing.description, secretBox.keyIds);
+      }
+      app.log.warn({ missingKeyIds: missing.keyIds }, 'started without the master keys of some stored secrets (EOA_ALLOW_MISSING_KEYS)');
+    }
+    app.decorate('missingKeyIds', missing.keyIds);
+    app.decorate('writeHealth', createWriteHealth());
     app.decorate('config', config);
     app.decorate('store', store);
     app.decorate('secretBox', secretBox);

@@ -4,6 +4,7 @@ import { ApiError, errorBody, invalid } from './errors.ts';
 import { wrongBodyType, toValidationProblems } from './validation.ts';
 import { publicBase } from './public-url.ts';
 import { logRequest } from './request-log.ts';
+import { STORE_RETRY_AFTER_S, unavailability } from '../store/availability.ts';
 
 /**
  * Turns every failure into Looker's error bodies. Expected failures arrive as ApiError; fastify's own
@@ -13,7 +14,10 @@ import { logRequest } from './request-log.ts';
 export default fp(
   async (app) => {
     app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
-      const apiError = toApiError(error, request.body);
+      const unavailable = unavailability(error);
+      // Readiness tries a write until one succeeds again (api/public.ts).
+      if (unavailable === 'out_of_space') app.writeHealth.outOfSpace();
+      const apiError = unavailable ? storeUnavailable() : toApiError(error, request.body);
       if (apiError.status >= 500) {
         request.log.error({ err: error, reqId: request.id }, 'request failed');
       }
@@ -34,6 +38,11 @@ export function frameworkError(_error: FastifyError, request: FastifyRequest, re
   reply.header('x-request-id', request.id);
   sendError(request, reply, new ApiError('not_found'));
   logRequest(request, reply);
+}
+
+/** The database is unreachable or out of space: the client may retry, as it would after a 429. */
+function storeUnavailable(): ApiError {
+  return new ApiError('store_unavailable', undefined, [], { 'retry-after': String(STORE_RETRY_AFTER_S) });
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: ApiError) {

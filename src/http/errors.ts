@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  store_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -31,6 +32,7 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   rate_limited: 'Too Many Requests',
   internal: 'An internal error occurred.',
   unavailable: 'Service Unavailable',
+  store_unavailable: 'Service Unavailable',
 };
 
 export interface ValidationProblem {
@@ -96,5 +98,5 @@ export const ERROR_DOCS: Array<{ status: number; title: string; text: string }> 
   { status: 422, title: 'Validation Failed', text: 'One or more fields are missing or invalid; `errors` lists every problem at once.' },
   { status: 429, title: 'Too Many Requests', text: 'A rate limit was reached; retry after the number of seconds in the Retry-After header.' },
   { status: 500, title: 'Internal error', text: 'An unexpected failure. It is logged with the request id given in the x-request-id header.' },
-  { status: 503, title: 'Service Unavailable', text: 'The service is starting, stopping, or cannot reach its database.' },
+  { status: 503, title: 'Service Unavailable', text: 'The service is stopping, cannot reach its database, or its database is out of space; retry after the number of seconds in the Retry-After header.' },
 ];

@@ -12,42 +12,62 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** Counter keys of a login attempt the guard let through, settled when the response is sent. */
-    loginAttempt: string[] | null;
+    loginAttempt: AttemptKeys | null;
   }
+}
+
+/** The counter keys of one login attempt: its address, and with a client_id, that pair and the client_id. */
+export interface AttemptKeys {
+  address: string;
+  pair?: string;
+  client?: string;
 }
 
 /**
  * Brute-force guard for login, always on. An attempt is counted *before* the secret is checked (so a
  * burst of parallel guesses cannot all slip past a check that only sees finished failures) and taken back
- * if it succeeds, so in effect failures are counted. Over `max` in a window, every attempt (a correct
- * secret too, so a guess cannot be confirmed) gets 429 until the window ends. Only the attempt's own
- * counts are taken back on success: another address's or client_id's count is untouched.
+ * if it succeeds, so in effect failures are counted. Refusals are decided from counts alone, before and
+ * without the secret check, so neither a 429 nor its timing says whether a secret was right.
+ *
+ * - Per address: over `max` failures in a window, every attempt from it gets 429 (a correct secret too, so
+ *   a guess cannot be confirmed) until the window ends. This bounds guessing one client_id from one address.
+ * - Per client_id, from anywhere: never a refusal by itself, which would let anyone who knows a client_id
+ *   lock its owner out. Past `max` failures (guessing spread over many addresses), it tightens the count
+ *   per address + client_id: one failure for that client_id per address and window instead of `max`.
+ *   An address that has not failed for it still logs in with the correct secret.
+ *
+ * Only the attempt's own counts are taken back on success: another address's or client_id's are untouched.
  */
 export function loginGuard(counters: Counters, { max, windowS }: { max: number; windowS: number }) {
   const windowMs = windowS * 1000;
-  const takeBack = async (keys: string[]) => {
-    await Promise.all(keys.map((key) => counters.undo(key)));
+  const keysOf = (keys: AttemptKeys) => [keys.address, keys.pair, keys.client].filter((key): key is string => key !== undefined);
+  const takeBack = async (keys: AttemptKeys) => {
+    await Promise.all(keysOf(keys).map((key) => counters.undo(key)));
   };
   return {
-    /** Counts an attempt on every key; returns the seconds to wait when any key is over the limit. */
-    async begin(keys: string[]): Promise<{ retryAfterS: number } | null> {
-      const hits = await Promise.all(keys.map((key) => counters.hit(key, windowMs)));
-      const over = hits.filter((hit) => hit.count > max);
+    /** Counts an attempt on every key; returns the seconds to wait when the attempt is refused. */
+    async begin(keys: AttemptKeys): Promise<{ retryAfterS: number } | null> {
+      const hit = (key: string | undefined) => (key === undefined ? Promise.resolve(null) : counters.hit(key, windowMs));
+      const [address, pair, client] = await Promise.all([counters.hit(keys.address, windowMs), hit(keys.pair), hit(keys.client)]);
+      // Counted always, so that an address's failures before the client_id came under attack still count.
+      const underAttack = client !== null && client.count > max;
+      const over = [address.count > max ? address : null, underAttack && pair !== null && pair.count > 1 ? pair : null].filter((h) => h !== null);
       if (over.length === 0) return null;
       // A refused attempt checked no secret: it is not a failure, and must not push a victim's client_id further.
       await takeBack(keys);
-      return { retryAfterS: Math.max(1, Math.ceil(Math.max(...over.map((hit) => hit.resetMs)) / 1000)) };
+      return { retryAfterS: Math.max(1, Math.ceil(Math.max(...over.map((h) => h.resetMs)) / 1000)) };
     },
     takeBack,
   };
 }
 
-/** Counter keys of a login attempt: the client address, and the client_id (hashed: any string up to 1 KiB). */
-function attemptKeys(request: FastifyRequest): string[] {
-  const keys = [`login:ip:${clientAddressKey(request.ip)}`];
+/** Counter keys of a login attempt; the client_id is hashed (any string up to 1 KiB). */
+function attemptKeys(request: FastifyRequest): AttemptKeys {
+  const address = clientAddressKey(request.ip);
   const clientId = presentedClientId(request);
-  if (clientId !== null) keys.push(`login:client:${createHash('sha256').update(clientId).digest('base64url')}`);
-  return keys;
+  if (clientId === null) return { address: `login:ip:${address}` };
+  const client = createHash('sha256').update(clientId).digest('base64url');
+  return { address: `login:ip:${address}`, pair: `login:ip-client:${address}:${client}`, client: `login:client:${client}` };
 }
 
 /** Where login reads client_id from: the form body first, then (deprecated) the query string. */

@@ -8,6 +8,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { StoreUnreachableError } from './availability.ts';
 
 /**
  * Kysely's PostgreSQL dialect with a driver that survives lost connections (a failover, a restart, an
@@ -44,7 +45,14 @@ class ResilientPostgresDriver implements Driver {
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new ResilientConnection(this.pool, this.maxRetries, await this.pool.connect());
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      // No connection at all (server down, refusing, or not accepting connections): an outage, a 503.
+      throw new StoreUnreachableError(error);
+    }
+    return new ResilientConnection(this.pool, this.maxRetries, client);
   }
 
   async beginTransaction(connection: ResilientConnection, settings: TransactionSettings): Promise<void> {
@@ -137,7 +145,9 @@ class ResilientConnection implements DatabaseConnection {
         this.#client = null;
         const mayRetry = !this.#inTransaction && (retryable || wasNeverSent(error));
         if (!mayRetry || attempt >= this.maxRetries) throw error;
-        this.#client = await this.pool.connect();
+        this.#client = await this.pool.connect().catch((cause) => {
+          throw new StoreUnreachableError(cause);
+        });
       }
     }
   }
@@ -158,7 +168,7 @@ export function isConnectionLost(error: unknown): boolean {
     if (/^57P0[123]$/.test(code) || code.startsWith('08')) return true;
     if (['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT'].includes(code)) return true;
   }
-  return typeof message === 'string' && /Connection terminated|is not queryable/.test(message);
+  return typeof message === 'string' && /Connection terminated|is not queryable|connection was lost in this transaction/.test(message);
 }
 
 /** pg refuses a query on a client it already knows is dead, before writing anything to the socket. */

@@ -25,20 +25,37 @@ describe('login guard, the rule', () => {
   test('refuses once the failures reach the limit, until the window ends', async () => {
     let now = 0;
     const guard = loginGuard(memoryCounters({ now: () => now }), { max: MAX, windowS: WINDOW_S });
-    for (let i = 0; i < MAX; i++) assert.equal(await guard.begin(['ip:a']), null, `attempt ${i + 1} is let through`);
+    const keys = { address: 'ip:a' };
+    for (let i = 0; i < MAX; i++) assert.equal(await guard.begin(keys), null, `attempt ${i + 1} is let through`);
     now += 15_000;
-    assert.deepEqual(await guard.begin(['ip:a']), { retryAfterS: 45 });
-    assert.deepEqual(await guard.begin(['ip:a']), { retryAfterS: 45 }, 'refused attempts do not extend the block');
+    assert.deepEqual(await guard.begin(keys), { retryAfterS: 45 });
+    assert.deepEqual(await guard.begin(keys), { retryAfterS: 45 }, 'refused attempts do not extend the block');
     now += 45_000;
-    assert.equal(await guard.begin(['ip:a']), null, 'a new window lets attempts through again');
+    assert.equal(await guard.begin(keys), null, 'a new window lets attempts through again');
   });
 
   test('an attempt taken back (a success) does not count', async () => {
     const guard = loginGuard(memoryCounters(), { max: MAX, windowS: WINDOW_S });
+    const keys = { address: 'ip:a', pair: 'ip:a|x', client: 'client:x' };
     for (let i = 0; i < MAX * 5; i++) {
-      assert.equal(await guard.begin(['ip:a', 'client:x']), null);
-      await guard.takeBack(['ip:a', 'client:x']);
+      assert.equal(await guard.begin(keys), null);
+      await guard.takeBack(keys);
     }
+  });
+
+  test('a client_id failing from many addresses never refuses a fresh address; it cuts each address to one failure', async () => {
+    const guard = loginGuard(memoryCounters(), { max: MAX, windowS: WINDOW_S });
+    const from = (address: string) => ({ address: `ip:${address}`, pair: `ip:${address}|x`, client: 'client:x' });
+    // Failures spread over many addresses, each under the per-address limit, push the client_id far past it...
+    for (let i = 0; i < MAX * 10; i++) assert.equal(await guard.begin(from(`spread-${i}`)), null, `address ${i} has its first try`);
+    // ...yet an address that has not failed is let through (the owner's correct secret logs in)...
+    assert.equal(await guard.begin(from('owner')), null);
+    await guard.takeBack(from('owner'));
+    assert.equal(await guard.begin(from('owner')), null, 'and again, as its success was taken back');
+    // ...while an address that has failed once for this client_id gets no second guess in the window.
+    assert.ok(await guard.begin(from('spread-0')));
+    // The same address still has its usual allowance for other client_ids.
+    assert.equal(await guard.begin({ address: 'ip:spread-0', pair: 'ip:spread-0|y', client: 'client:y' }), null);
   });
 });
 
@@ -61,7 +78,7 @@ describe('login guard on POST /login', () => {
   });
   after(() => t.close());
 
-  test('trips after the configured number of failures and then refuses a correct secret too', async () => {
+  test('trips an address after the configured number of failures, a correct secret too; the owner elsewhere still logs in', async () => {
     const address = '203.0.113.1';
     for (let i = 0; i < MAX; i++) {
       const response = await t.inject(login(wrong(), address));
@@ -75,13 +92,19 @@ describe('login guard on POST /login', () => {
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= WINDOW_S, `Retry-After ${retryAfter}`);
 
     const correct = await t.inject(login(ADMIN, address));
-    assert.equal(correct.statusCode, 429, 'a correct secret cannot be confirmed while the guard is tripped');
+    assert.equal(correct.statusCode, 429, 'a correct secret cannot be confirmed from the address that guessed');
     assert.equal(json(correct).access_token, undefined);
 
-    // The client_id is tripped as well: the right secret from another address is refused too...
+    // Issue 10, defect 10: failures from one address locked the owner out everywhere. The right secret from
+    // an address that has not failed logs in...
     const elsewhere = await t.inject(login(ADMIN, '203.0.113.2'));
-    assert.equal(elsewhere.statusCode, 429);
-    // ...while another client_id from that address logs in.
+    assert.equal(elsewhere.statusCode, 200);
+    assert.ok(json(elsewhere).access_token);
+    // ...while guessing there is cut short: the client_id is past the limit, so one failure per address...
+    assert.equal((await t.inject(login(wrong(), '203.0.113.2'))).statusCode, 404);
+    assert.equal((await t.inject(login(wrong(), '203.0.113.2'))).statusCode, 429);
+    assert.equal((await t.inject(login(ADMIN, '203.0.113.2'))).statusCode, 429, 'not even the right secret after a failure there');
+    // ...and another client_id from that address logs in.
     const user = await t.newUser();
     const other = await t.inject(login({ client_id: user.client_id, client_secret: user.client_secret }, '203.0.113.2'));
     assert.equal(other.statusCode, 200);
@@ -116,7 +139,9 @@ describe('login guard on POST /login', () => {
       { method: 'POST' as const, url: `/api/4.0/login?client_id=${clientId}&client_secret=nope`, remoteAddress: '203.0.113.23' },
     ];
     for (const attempt of attempts) assert.equal((await t.inject(attempt)).statusCode, 404);
-    assert.equal((await t.inject(login(wrong(clientId), '203.0.113.24'))).statusCode, 429);
+    // Those three put the client_id at the limit: a fresh address has its one try, a second failure is refused.
+    assert.equal((await t.inject(login(wrong(clientId), '203.0.113.24'))).statusCode, 404);
+    assert.equal((await t.inject(login(wrong(clientId), '203.0.113.21'))).statusCode, 429);
   });
 
   test('an IPv6 client counts by its /64: a fresh address in the same network buys no fresh attempts', async () => {
