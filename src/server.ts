@@ -22,6 +22,9 @@ import cors from './http/cors.ts';
 import rateLimit from './http/rate-limit.ts';
 import loginGuard from './http/login-guard.ts';
 import requestLog from './http/request-log.ts';
+import { parseQueryString } from './http/query-string.ts';
+import closedQuery from './http/closed-query.ts';
+import wellFormedText from './http/well-formed-text.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
@@ -85,7 +88,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     http: { connectionsCheckingInterval: checkingInterval(config.http) },
     connectionTimeout: 0,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
+    routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true, querystringParser: parseQueryString },
     // An undecodable path or an over-long path parameter gets Looker's 404 body, not fastify's own.
     frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -100,6 +103,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(swagger, openApiOptions(config));
   await app.register(errorHandler);
   await app.register(requestLog);
+  await app.register(closedQuery);
+  await app.register(wellFormedText);
   await app.register(counters, { config });
   await app.register(cors, { origins: config.http.corsOrigins });
   await app.register(bodyParsers);

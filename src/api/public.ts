@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { ERROR_DOCS } from '../http/errors.ts';
 import { publicBase } from '../http/public-url.ts';
 import { pingStore } from '../store/database.ts';
+import { probeWrite, unavailability } from '../store/availability.ts';
 
 const ApiVersionElement = Type.Object({
   version: Type.String(),
@@ -25,7 +26,13 @@ const RELEASE_VERSION = '26.12.0';
 /** What anyone may read without a token: versions, the OpenAPI document, error docs, health. */
 export default async function publicRoutes(app: FastifyInstance) {
   const versions = {
-    schema: { operationId: 'versions', tags: ['ApiAuth'], summary: 'Get ApiVersion', response: { 200: ApiVersion } },
+    schema: {
+      operationId: 'versions',
+      tags: ['ApiAuth'],
+      summary: 'Get ApiVersion',
+      querystring: Type.Object({ fields: Type.Optional(Type.String({ description: 'Requested fields.' })) }),
+      response: { 200: ApiVersion },
+    },
     config: { access: 'public' as const },
     handler: async (request: FastifyRequest) => {
       const base = publicBase(request, app.config.publicUrl);
@@ -60,13 +67,25 @@ export default async function publicRoutes(app: FastifyInstance) {
   // Health probes are never rate limited: a load balancer that got 429 would take the instance out of rotation.
   app.get('/healthz', { schema: { hide: true }, config: { access: 'public', rateLimit: false } }, async () => ({ status: 'ok' }));
 
+  // The truth about whether this instance can do its work: the port opens only once the store is migrated
+  // and the first admin exists (main.ts); after that, the database must answer and accept writes.
   app.get('/readyz', { schema: { hide: true }, config: { access: 'public', rateLimit: false } }, async (_request, reply) => {
     try {
       await pingStore(app.store);
-      return { status: 'ready' };
     } catch {
       return reply.code(503).send({ status: 'database unreachable' });
     }
+    if (app.writeHealth.outOfSpaceSince) {
+      try {
+        await app.services.writes.run(probeWrite);
+        app.writeHealth.writable();
+      } catch (error) {
+        return reply.code(503).send({ status: unavailability(error) === 'out_of_space' ? 'database out of space' : 'database cannot write' });
+      }
+    }
+    // Started on purpose without some keys (EOA_ALLOW_MISSING_KEYS): serving, but say what is missing.
+    if (app.missingKeyIds.length > 0) return { status: 'degraded', missing_key_ids: app.missingKeyIds };
+    return { status: 'ready' };
   });
 }
 

@@ -19,6 +19,8 @@ export default async function rolesRoutes(fastify: FastifyInstance) {
         querystring: Type.Object({
           fields: FieldsQuery,
           ids: Type.Optional(Type.String({ description: 'Optional comma-separated list of ids to get specific roles.' })),
+          // There are no Looker support roles here, so asking for them changes nothing.
+          get_all_support_roles: Type.Optional(Type.Boolean({ description: 'Get all Looker support roles (there are none here).' })),
         }),
         response: { 200: Type.Array(Type.Ref('Role')), ...errorResponses() },
       },

@@ -4,11 +4,15 @@ import { Type } from 'typebox';
 import { FieldsQuery, LimitQuery, NoContent, OffsetQuery, errorResponses } from '../schemas/common.ts';
 import { CredentialsApi3Body, CredentialsParams, RoleIdsBody, UserBody, UserParams } from '../schemas/users.ts';
 import { callerOf } from '../http/auth.ts';
+import { badRequest } from '../http/errors.ts';
 import { noContent } from '../http/no-content.ts';
 import type { User } from '../store/users-repository.ts';
 import { presentCredentials, presentRole, presentUser } from './present.ts';
 
 const TAGS = ['User'];
+
+/** The query string of the operations whose only documented parameter is `fields`. */
+const FieldsOnly = Type.Object({ fields: FieldsQuery });
 
 export default async function usersRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -21,7 +25,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.get(
     '/user',
     {
-      schema: { operationId: 'me', tags: TAGS, summary: 'Get Current User', querystring: Type.Object({ fields: FieldsQuery }), response: { 200: Type.Ref('User'), ...errorResponses() } },
+      schema: { operationId: 'me', tags: TAGS, summary: 'Get Current User', querystring: FieldsOnly, response: { 200: Type.Ref('User'), ...errorResponses() } },
       config: { access: 'user' },
     },
     async (request) => present(request, await users.get(callerOf(request).userId)),
@@ -39,13 +43,21 @@ export default async function usersRoutes(fastify: FastifyInstance) {
           limit: LimitQuery,
           offset: OffsetQuery,
           ids: Type.Optional(Type.String({ description: 'Optional comma-separated list of ids to get specific users.' })),
+          // Looker's deprecated paging, still documented: page N (from 1) of per_page rows.
+          page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'DEPRECATED. Use limit and offset instead. Return only page N of paginated results.' })),
+          per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'DEPRECATED. Use limit and offset instead. Return N rows of data per page.' })),
+          // Users always come ordered by id: that order may be asked for, no other (which would be silently ignored).
+          sorts: Type.Optional(Type.String({ pattern: '^id( asc)?$', description: 'Fields to sort by: only `id` (ascending), the order users always come in.' })),
         }),
         response: { 200: Type.Array(Type.Ref('User')), ...errorResponses() },
       },
       config: { access: 'admin' },
     },
     async (request) => {
-      const { limit, offset, ids } = request.query;
+      const { ids, page, per_page } = request.query;
+      if (page !== undefined && per_page === undefined) throw badRequest('Invalid query string. page: Needs per_page.');
+      const limit = request.query.limit ?? per_page;
+      const offset = request.query.offset ?? (page !== undefined && per_page !== undefined ? (page - 1) * per_page : undefined);
       const list = await users.list({ limit, offset, ids: ids?.split(',').map((s) => s.trim()).filter(Boolean) });
       return Promise.all(list.map((u) => present(request, u)));
     },
@@ -54,7 +66,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.post(
     '/users',
     {
-      schema: { operationId: 'create_user', tags: TAGS, summary: 'Create User', body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(409, 413, 422) } },
+      schema: { operationId: 'create_user', tags: TAGS, summary: 'Create User', querystring: FieldsOnly, body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(409, 413, 422) } },
       config: { access: 'admin' },
     },
     async (request) => present(request, await users.create(request.body)),
@@ -63,7 +75,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.get(
     '/users/:user_id',
     {
-      schema: { operationId: 'user', tags: TAGS, summary: 'Get User by Id', params: UserParams, querystring: Type.Object({ fields: FieldsQuery }), response: { 200: Type.Ref('User'), ...errorResponses() } },
+      schema: { operationId: 'user', tags: TAGS, summary: 'Get User by Id', params: UserParams, querystring: FieldsOnly, response: { 200: Type.Ref('User'), ...errorResponses() } },
       config: { access: 'self' },
     },
     async (request) => present(request, await users.get(request.params.user_id)),
@@ -72,7 +84,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.patch(
     '/users/:user_id',
     {
-      schema: { operationId: 'update_user', tags: TAGS, summary: 'Update User', params: UserParams, body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(403, 409, 413, 422) } },
+      schema: { operationId: 'update_user', tags: TAGS, summary: 'Update User', params: UserParams, querystring: FieldsOnly, body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(403, 409, 413, 422) } },
       config: { access: 'admin' },
     },
     async (request) => present(request, await users.update(callerOf(request).userId, request.params.user_id, request.body)),
@@ -93,7 +105,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.get(
     '/users/:user_id/credentials_api3',
     {
-      schema: { operationId: 'all_user_credentials_api3s', tags: TAGS, summary: 'Get All API Credentials', params: UserParams, response: { 200: Type.Array(Type.Ref('CredentialsApi3')), ...errorResponses(403) } },
+      schema: { operationId: 'all_user_credentials_api3s', tags: TAGS, summary: 'Get All API Credentials', params: UserParams, querystring: FieldsOnly, response: { 200: Type.Array(Type.Ref('CredentialsApi3')), ...errorResponses(403) } },
       config: { access: 'admin' },
     },
     async (request) => {
@@ -112,6 +124,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
         description: 'The response is the only place the client_secret ever appears.',
         params: UserParams,
         body: CredentialsApi3Body,
+        querystring: FieldsOnly,
         response: { 200: Type.Ref('CreateCredentialsApi3'), ...errorResponses(403, 409, 413, 422) },
       },
       config: { access: 'admin' },
@@ -130,7 +143,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.get(
     '/users/:user_id/credentials_api3/:credentials_api3_id',
     {
-      schema: { operationId: 'user_credentials_api3', tags: TAGS, summary: 'Get API Credential', params: CredentialsParams, response: { 200: Type.Ref('CredentialsApi3'), ...errorResponses(403) } },
+      schema: { operationId: 'user_credentials_api3', tags: TAGS, summary: 'Get API Credential', params: CredentialsParams, querystring: FieldsOnly, response: { 200: Type.Ref('CredentialsApi3'), ...errorResponses(403) } },
       config: { access: 'admin' },
     },
     async (request) => presentCredentials(request, callerOf(request), await users.getCredentials(request.params.user_id, request.params.credentials_api3_id)),
@@ -139,7 +152,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.patch(
     '/users/:user_id/credentials_api3/:credentials_api3_id',
     {
-      schema: { operationId: 'update_user_credentials_api3', tags: TAGS, summary: 'Update API Credential', params: CredentialsParams, body: CredentialsApi3Body, response: { 200: Type.Ref('CredentialsApi3'), ...errorResponses(403, 413, 422) } },
+      schema: { operationId: 'update_user_credentials_api3', tags: TAGS, summary: 'Update API Credential', params: CredentialsParams, querystring: FieldsOnly, body: CredentialsApi3Body, response: { 200: Type.Ref('CredentialsApi3'), ...errorResponses(403, 413, 422) } },
       config: { access: 'admin' },
     },
     async (request) => {
@@ -179,7 +192,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   app.put(
     '/users/:user_id/roles',
     {
-      schema: { operationId: 'set_user_roles', tags: TAGS, summary: 'Set User Roles', params: UserParams, body: RoleIdsBody, response: { 200: Type.Array(Type.Ref('Role')), ...errorResponses(403, 413, 422) } },
+      schema: { operationId: 'set_user_roles', tags: TAGS, summary: 'Set User Roles', params: UserParams, querystring: FieldsOnly, body: RoleIdsBody, response: { 200: Type.Array(Type.Ref('Role')), ...errorResponses(403, 413, 422) } },
       config: { access: 'admin' },
     },
     async (request) => {

@@ -23,65 +23,8 @@ export function createValidatorCompiler(sharedSchemas: object[]): FastifySchemaC
   }
   return ({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? strict : coercing;
-    const validate = ajv.compile(schema as object) as ValidateFunction;
-    return httpPart === 'body' ? refusingNul(validate) : validate;
+    return ajv.compile(schema as object) as ValidateFunction;
   };
-}
-
-/**
- * PostgreSQL text cannot hold U+0000 (SQLite can), so a body string containing it is refused here, with
- * the same 422 on both engines, instead of failing in the database. Lookups by such a value find nothing
- * (store/postgres-driver.ts).
- */
-function refusingNul(validate: ValidateFunction) {
-  const checked = (data: unknown): boolean => {
-    if (!validate(data)) {
-      checked.errors = validate.errors;
-      return false;
-    }
-    const found: string[] = [];
-    collectNul(data, found);
-    checked.errors = found.map(
-      (instancePath): ErrorObject => ({ keyword: 'nul', instancePath, schemaPath: '', params: {}, message: 'must not contain the NUL character (U+0000)' }),
-    );
-    return found.length === 0;
-  };
-  checked.errors = null as ErrorObject[] | null | undefined;
-  return checked;
-}
-
-interface NulFrame {
-  value: unknown;
-  parent: NulFrame | null;
-  key: string;
-}
-
-/**
- * Iterative, with each pointer built only for a hit: a body nested thousands deep (well within the body
- * limit) overflowed the stack of a recursive walk and answered 500 (found by test/fuzz).
- */
-function collectNul(root: unknown, found: string[]): void {
-  const stack: NulFrame[] = [{ value: root, parent: null, key: '' }];
-  while (stack.length > 0) {
-    const frame = stack.pop()!;
-    const { value } = frame;
-    const children: NulFrame[] = [];
-    if (typeof value === 'string') {
-      if (value.includes('\0')) found.push(pointerOf(frame));
-    } else if (Array.isArray(value)) {
-      value.forEach((item, i) => children.push({ value: item, parent: frame, key: String(i) }));
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, item] of Object.entries(value)) children.push({ value: item, parent: frame, key: key.replace(/~/g, '~0').replace(/\//g, '~1') });
-    }
-    // Reversed onto the stack, so hits are found in document order.
-    for (let i = children.length - 1; i >= 0; i -= 1) stack.push(children[i]);
-  }
-}
-
-function pointerOf(frame: NulFrame): string {
-  const keys: string[] = [];
-  for (let f: NulFrame | null = frame; f !== null && f.parent !== null; f = f.parent) keys.push(f.key);
-  return keys.reverse().map((k) => `/${k}`).join('');
 }
 
 /** Looker's field paths are dotted (`errors.0.field`); JSON pointers are not. */
@@ -105,7 +48,14 @@ export function toValidationProblems(errors: ErrorObject[], part: string): Valid
     if (error.keyword === 'anyOf') continue;
     const base = fieldPath(error.instancePath);
     const problem: ValidationProblem =
-      error.keyword === 'required'
+      error.keyword === 'additionalProperties'
+        ? {
+            // Only query strings are closed (closed-query.ts): a body's unknown fields are ignored, as Looker does.
+            field: [base, (error.params as { additionalProperty: string }).additionalProperty].filter(Boolean).join('.'),
+            code: 'invalid',
+            message: 'Is not a parameter of this operation.',
+          }
+        : error.keyword === 'required'
         ? {
             field: [base, (error.params as { missingProperty: string }).missingProperty].filter(Boolean).join('.'),
             code: 'missing_field',

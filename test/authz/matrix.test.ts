@@ -8,11 +8,12 @@ import { randomSecret, storeDigest } from '../reliability/support.ts';
 
 /**
  * The authorization matrix: every endpoint × every kind of caller → the expected status, generated from
- * the one table below. A caller is one of ten principals; an endpoint says who may call it (`access`, as
+ * the one table below. A caller is one of seventeen principals; an endpoint says who may call it (`access`, as
  * the README documents it) and what success is. Expected statuses follow from those two facts alone:
  *   public endpoints answer everyone; any other answers 401 to a caller without a live session;
  *   admin-only endpoints answer 404 to a non-admin (Looker hides what the caller may not use);
- *   `self` and `own` rows succeed for a non-admin only on their own user.
+ *   `self` and `own` rows succeed for a non-admin only on their own user; rows that need a role (`member`
+ *   routes) answer 404 to a user with none; a `login/{user_id}` token cannot call `login_user`.
  * Every denied request must leave the store exactly as it was, and every body fits the excerpt spec.
  */
 
@@ -23,6 +24,10 @@ interface Principal {
   /** Has a live session: admin, non-admin, or the admin acting as the non-admin. */
   live: boolean;
   admin: boolean;
+  /** A token from `login/{user_id}`: it may not mint another (403 where it acts as an admin). */
+  sudo?: boolean;
+  /** A user with no role: logs in and reads itself, but may not act on data (`member` routes). */
+  roleless?: boolean;
   /** The user the token acts as (null for tokens that resolve to no one). */
   userId: () => string | null;
   /** The Authorization header; `fresh` for endpoints that use the token up (logout). */
@@ -39,6 +44,8 @@ interface Endpoint {
   /** Builds the request for one cell; `forSuccess` when this cell is expected to change something. */
   request: (p: Principal, forSuccess: boolean) => Promise<{ url: string; payload?: unknown; form?: boolean }>;
   consumesToken?: boolean;
+  /** Declared `member`: a role (User or Admin) is needed, not just a login. */
+  needsRole?: boolean;
 }
 
 let t: TestApp;
@@ -104,6 +111,49 @@ async function principals(): Promise<Principal[]> {
     expires_at: new Date(Date.now() - 60_000).toISOString(),
   });
 
+  /**
+   * Issue 10, defect 1: a `login/{user_id}` token whose holder (a fresh admin, not user 1) is then broken
+   * in the given way. Broken before the token is ever used, so no cache has seen it.
+   */
+  const brokenHolder = async (breakIt: (holder: Awaited<ReturnType<typeof freshCredentials>>) => Promise<void>) => {
+    let token = '';
+    await brokenAdmin(async (creds, holderToken) => {
+      const minted = await t.inject({ method: 'POST', url: `/api/4.0/login/${member.id}`, headers: bearer(holderToken) });
+      assert.equal(minted.statusCode, 200);
+      token = json(minted).access_token;
+      await breakIt(creds);
+    });
+    return token;
+  };
+  const holderDemoted = await brokenHolder(async (holder) => {
+    const r = await t.inject({ method: 'PUT', url: `/api/4.0/users/${holder.userId}/roles`, headers: admin(), payload: ['2'] });
+    assert.equal(r.statusCode, 200);
+  });
+  // As a demotion through another instance, or racing the mint, leaves it: the role row gone, the session not.
+  const holderRoleGone = await brokenHolder(async (holder) => {
+    await t.app.store.db.deleteFrom('user_roles').where('user_id', '=', holder.userId).execute();
+  });
+  const holderDisabled = await brokenHolder(async (holder) => {
+    const r = await t.inject({ method: 'PATCH', url: `/api/4.0/users/${holder.userId}`, headers: admin(), payload: { is_disabled: true } });
+    assert.equal(r.statusCode, 200);
+  });
+  const holderNoCredentials = await brokenHolder(async (holder) => {
+    const r = await t.inject({ method: 'DELETE', url: `/api/4.0/users/${holder.userId}/credentials_api3/${holder.id}`, headers: admin() });
+    assert.equal(r.statusCode, 204);
+  });
+  const holderCredentialsDisabled = await brokenHolder(async (holder) => {
+    const r = await t.inject({ method: 'PATCH', url: `/api/4.0/users/${holder.userId}/credentials_api3/${holder.id}`, headers: admin(), payload: { is_disabled: true } });
+    assert.equal(r.statusCode, 200);
+  });
+
+  // A user with no role, and the admin acting as another admin.
+  const roleless = await freshCredentials();
+  const rolelessToken = await loginToken(t.app, roleless.client_id, roleless.client_secret);
+  const otherAdmin = await freshUser();
+  assert.equal((await t.inject({ method: 'PUT', url: `/api/4.0/users/${otherAdmin.id}/roles`, headers: admin(), payload: ['1'] })).statusCode, 200);
+  const sudoAdmin = async () => json(await t.inject({ method: 'POST', url: `/api/4.0/login/${otherAdmin.id}`, headers: admin() })).access_token as string;
+  const sudoAdminToken = await sudoAdmin();
+
   const sudo = async () => json(await t.inject({ method: 'POST', url: `/api/4.0/login/${member.id}`, headers: admin() })).access_token as string;
   let sudoToken = await sudo();
   return [
@@ -132,9 +182,31 @@ async function principals(): Promise<Principal[]> {
       name: 'admin as user (login/{user_id})',
       live: true,
       admin: false,
+      sudo: true,
       userId: () => member.id,
       header: async (fresh) => `Bearer ${fresh ? await sudo() : (sudoToken ??= await sudo())}`,
     },
+    {
+      name: 'admin as another admin (login/{user_id})',
+      live: true,
+      admin: true,
+      sudo: true,
+      userId: () => otherAdmin.id,
+      header: async (fresh) => `Bearer ${fresh ? await sudoAdmin() : sudoAdminToken}`,
+    },
+    {
+      name: 'user with no role',
+      live: true,
+      admin: false,
+      roleless: true,
+      userId: () => roleless.userId,
+      header: async (fresh) => `Bearer ${fresh ? await loginToken(t.app, roleless.client_id, roleless.client_secret) : rolelessToken}`,
+    },
+    fixed('login/{user_id}, holder demoted', `Bearer ${holderDemoted}`, member.id),
+    fixed('login/{user_id}, holder lost Admin behind the service', `Bearer ${holderRoleGone}`, member.id),
+    fixed('login/{user_id}, holder disabled', `Bearer ${holderDisabled}`, member.id),
+    fixed('login/{user_id}, holder credentials deleted', `Bearer ${holderNoCredentials}`, member.id),
+    fixed('login/{user_id}, holder credentials disabled', `Bearer ${holderCredentialsDisabled}`, member.id),
   ];
 }
 
@@ -204,7 +276,7 @@ const ENDPOINTS: Endpoint[] = [
   },
   ...(['self-own', 'self-other'] as const).map(
     (access): Endpoint => ({
-      operationId: 'create_oauth_application_user_state', method: 'POST', route: '/api/4.0/external_oauth_applications/user_state', access, success: 200,
+      operationId: 'create_oauth_application_user_state', method: 'POST', route: '/api/4.0/external_oauth_applications/user_state', access, success: 200, needsRole: true,
       request: async (p) => ({
         url: '/api/4.0/external_oauth_applications/user_state',
         payload: {
@@ -223,7 +295,11 @@ const ENDPOINTS: Endpoint[] = [
 function expected(endpoint: Endpoint, p: Principal): number {
   if (endpoint.access === 'public') return endpoint.success;
   if (!p.live) return 401;
+  // A token from login/{user_id} never mints another: 403 where it acts as an admin (the route is no
+  // secret to it), 404 otherwise like any admin route.
+  if (endpoint.operationId === 'login_user' && p.sudo) return p.admin ? 403 : 404;
   if (p.admin) return endpoint.success;
+  if (endpoint.needsRole && p.roleless) return 404;
   if (endpoint.access === 'user' || endpoint.access === 'self-own') return endpoint.success;
   return 404;
 }

@@ -101,7 +101,7 @@ describe(`store values and errors (${process.env.TEST_DATABASE_URL ? 'PostgreSQL
     assert.ok(!isForeignKeyViolation(new Error('x')));
   });
 
-  test('U+0000 is refused in a body with a 422 and finds nothing in a lookup, the same on both engines', async () => {
+  test('U+0000 is refused: 422 in a body, 400 in a query string, 404 in a path, the same on both engines', async () => {
     const auth = bearer(t.adminToken);
     const created = await t.inject({
       method: 'POST', url: '/api/4.0/external_oauth_applications', headers: auth,
@@ -115,16 +115,19 @@ describe(`store values and errors (${process.env.TEST_DATABASE_URL ? 'PostgreSQL
     assert.equal(user.statusCode, 422);
     assertResponse('create_user', user);
 
+    // In a query string it is a 400, in a path the 404 of a name that exists nowhere (http/well-formed-text.ts).
     const list = await t.inject({ method: 'GET', url: '/api/4.0/external_oauth_applications?client_id=a%00b', headers: auth });
-    assert.equal(list.statusCode, 200);
-    assert.deepEqual(json(list), []);
+    assert.equal(list.statusCode, 400);
+    assertResponse('all_external_oauth_applications', list);
+    const one = await t.inject({ method: 'DELETE', url: '/api/4.0/external_oauth_applications/a%00b', headers: auth });
+    assert.equal(one.statusCode, 404);
 
     const login = await t.inject({
       method: 'POST', url: '/api/4.0/login', headers: { 'content-type': 'application/x-www-form-urlencoded' },
       payload: 'client_id=a%00&client_secret=b',
     });
-    assert.equal(login.statusCode, 404);
-    assertResponse('login', login);
+    assert.equal(login.statusCode, 422);
+    assert.deepEqual(json(login).errors.map((e: { field: string }) => e.field), ['client_id']);
   });
 
   test('times outside year 1 to 9999 (after the offset is applied) are a 422, not a store error', async () => {
