@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { buildServer } from './server.ts';
 import { openStore } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
+import { MissingMasterKeysError } from './store/sealed-columns.ts';
 import { keysRotateCommand } from './cli/keys-rotate.ts';
 import { backupCommand } from './cli/backup.ts';
 import { doctorCommand } from './cli/doctor.ts';
@@ -36,11 +37,19 @@ async function serve(config: Config) {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const address = await app.listen({ port: config.port, host: config.host });
-  // After listen, so the printed instructions name the real address and a failed listen creates nobody.
+  // The store is migrated (buildServer) and the first admin exists before the port opens: nothing is
+  // served before then, so a client that logs in as soon as the port answers finds its admin.
   const bootstrap = await app.services.users.bootstrapAdmin(config.bootstrap);
+  if (bootstrap && !bootstrap.generatedSecret) app.log.info({ userId: bootstrap.userId }, 'created the first admin from EOA_BOOTSTRAP_CLIENT_ID');
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // A generated secret exists nowhere else: it is shown even when the port cannot be had.
+    if (bootstrap?.generatedSecret) printBootstrapCredentials(bootstrap.clientId, bootstrap.generatedSecret, `http://${config.host}:${config.port}`);
+    throw error;
+  }
   if (bootstrap?.generatedSecret) printBootstrapCredentials(bootstrap.clientId, bootstrap.generatedSecret, address);
-  else if (bootstrap) app.log.info({ userId: bootstrap.userId }, 'created the first admin from EOA_BOOTSTRAP_CLIENT_ID');
   // A plain line on stdout that scripts (and the e2e tests, with PORT=0) can read the address from.
   process.stdout.write(`external-oauth-apps listening on ${address}\n`);
 }
@@ -109,7 +118,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (error) => {
-    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof MissingMasterKeysError) process.stderr.write(`${error.message}\n`);
     else process.stderr.write(`fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   },
