@@ -22,9 +22,12 @@ import cors from './http/cors.ts';
 import rateLimit from './http/rate-limit.ts';
 import loginGuard from './http/login-guard.ts';
 import requestLog from './http/request-log.ts';
+import draining from './http/draining.ts';
+import { clientErrorHandler } from './http/client-error.ts';
 import { parseQueryString } from './http/query-string.ts';
 import closedQuery from './http/closed-query.ts';
 import wellFormedText from './http/well-formed-text.ts';
+import responseHeaders from './http/response-headers.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
@@ -87,7 +90,10 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     // would otherwise hold its socket up to 30 s past them.
     http: { connectionsCheckingInterval: checkingInterval(config.http) },
     connectionTimeout: 0,
-    return503OnClosing: true,
+    // Off: draining.ts answers while closing, in Looker's error shape; client-error.ts does the same for
+    // requests Node cannot parse.
+    return503OnClosing: false,
+    clientErrorHandler,
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true, querystringParser: parseQueryString },
     // An undecodable path or an over-long path parameter gets Looker's 404 body, not fastify's own.
     frameworkErrors: frameworkError,
@@ -103,6 +109,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(swagger, openApiOptions(config));
   await app.register(errorHandler);
   await app.register(requestLog);
+  await app.register(draining);
+  await app.register(responseHeaders);
   await app.register(closedQuery);
   await app.register(wellFormedText);
   await app.register(counters, { config });

@@ -28,7 +28,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         response: { 200: Type.Ref('AccessToken'), ...errorResponses() },
       },
       // loginGuard: failed attempts per address and client_id are counted; past the limit, 429 (http/login-guard.ts).
-      config: { access: 'public', loginGuard: true },
+      config: { access: 'public', loginGuard: true, carriesSecret: true },
     },
     async (request) => {
       const { client_id, client_secret } = readCredentials(request.body, request.query);
@@ -49,7 +49,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
         params: UserIdParams,
         response: { 200: Type.Ref('AccessToken'), ...errorResponses(403) },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', carriesSecret: true },
     },
     async (request) => {
       const token = await app.services.sessions.loginAsUser(callerOf(request), request.params.user_id);

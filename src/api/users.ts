@@ -127,7 +127,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
         querystring: FieldsOnly,
         response: { 200: Type.Ref('CreateCredentialsApi3'), ...errorResponses(403, 409, 413, 422) },
       },
-      config: { access: 'admin' },
+      config: { access: 'admin', carriesSecret: true },
       // The SDK may send no body at all; that means "no purpose", not a malformed request.
       preValidation: async (request) => {
         // Only a missing body: a JSON `null` is still the wrong type of body (400).

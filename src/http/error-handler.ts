@@ -5,6 +5,7 @@ import { wrongBodyType, toValidationProblems } from './validation.ts';
 import { publicBase } from './public-url.ts';
 import { logRequest } from './request-log.ts';
 import { STORE_RETRY_AFTER_S, unavailability } from '../store/availability.ts';
+import { setSecurityHeaders } from './response-headers.ts';
 
 /**
  * Turns every failure into Looker's error bodies. Expected failures arrive as ApiError; fastify's own
@@ -34,8 +35,9 @@ export default fp(
  * the router's length limit names nothing that exists, so it is a 404 like any unknown path.
  */
 export function frameworkError(_error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  // Fastify answers these before routing, so no hook runs: the request id and log line are added here.
+  // Fastify answers these before routing, so no hook runs: the request id, headers and log line are added here.
   reply.header('x-request-id', request.id);
+  setSecurityHeaders(reply);
   sendError(request, reply, new ApiError('not_found'));
   logRequest(request, reply);
 }
