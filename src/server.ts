@@ -21,7 +21,7 @@ import counters from './http/counters.ts';
 import cors from './http/cors.ts';
 import rateLimit from './http/rate-limit.ts';
 import loginGuard from './http/login-guard.ts';
-import requestLog from './http/request-log.ts';
+import requestLog, { LOG_URL_HYGIENE } from './http/request-log.ts';
 import draining from './http/draining.ts';
 import { clientErrorHandler } from './http/client-error.ts';
 import { parseQueryString } from './http/query-string.ts';
@@ -75,6 +75,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
       stream: options.logStream ?? logDestination!.stream,
       // Belt and braces: nothing logs headers, but if anything ever does, these never reach the output.
       redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', '*.access_token', '*.refresh_token'], censor: '[redacted]' },
+      // No query string reaches any line, whatever logs it (request-log.ts).
+      ...LOG_URL_HYGIENE,
     },
     // request-log.ts writes the one line per request; fastify's own two lines are off.
     logController: new LogController({ disableRequestLogging: true }),
