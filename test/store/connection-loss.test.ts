@@ -127,7 +127,7 @@ describe('lost PostgreSQL connections', { skip: POSTGRES_ONLY }, () => {
     assert.equal(count, 2);
   });
 
-  test('a request running while its connection is killed answers a clean 500 at worst, and the process lives on', async () => {
+  test('a request running while its connection is killed answers a clean 503 with Retry-After at worst, and the process lives on', async () => {
     const statuses: number[] = [];
     // Each round starts requests and kills the backends while they run.
     for (let round = 0; round < 5; round++) {
@@ -138,7 +138,9 @@ describe('lost PostgreSQL connections', { skip: POSTGRES_ONLY }, () => {
       for (const response of await Promise.all(inflight)) {
         statuses.push(response.statusCode);
         if (response.statusCode >= 500) {
-          assert.equal(response.statusCode, 500);
+          // A lost connection is the database being unavailable: the client may retry, as after a 429.
+          assert.equal(response.statusCode, 503, response.body);
+          assert.match(String(response.headers['retry-after']), /^\d+$/);
           assert.deepEqual(Object.keys(json(response)).sort(), ['documentation_url', 'message']);
           assert.doesNotMatch(response.body, /terminat|pg_|postgres|connection/i);
         } else {
@@ -150,6 +152,32 @@ describe('lost PostgreSQL connections', { skip: POSTGRES_ONLY }, () => {
     const response = await me();
     assert.equal(response.statusCode, 200);
     assertResponse('me', response);
+  });
+
+  test('during an outage (the database refuses connections) every request answers 503 with Retry-After, and works again after', async () => {
+    await adminQuery(`alter database ${database} allow_connections false`);
+    try {
+      await terminateBackends();
+      const during = await Promise.all([
+        me(),
+        t.inject({ method: 'GET', url: '/api/4.0/external_oauth_applications', headers: bearer(t.adminToken) }),
+        t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications', headers: bearer(t.adminToken), payload: { name: 'outage', client_id: 'outage', client_secret: 'outage-secret-0123456789' } }),
+        t.inject({ method: 'POST', url: '/api/4.0/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams(ADMIN).toString() }),
+      ]);
+      for (const response of during) {
+        assert.equal(response.statusCode, 503, response.body);
+        assert.match(String(response.headers['retry-after']), /^\d+$/);
+        assert.deepEqual(Object.keys(json(response)).sort(), ['documentation_url', 'message']);
+        assert.doesNotMatch(response.body, /accepting|pg_|postgres|connection/i);
+      }
+      assert.equal((await t.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+      assert.equal((await t.inject({ method: 'GET', url: '/versions' })).statusCode, 200, 'what needs no database is served');
+    } finally {
+      await adminQuery(`alter database ${database} allow_connections true`);
+    }
+    assert.equal((await me()).statusCode, 200);
+    const created = await t.inject({ method: 'POST', url: '/api/4.0/external_oauth_applications', headers: bearer(t.adminToken), payload: { name: 'outage', client_id: 'outage', client_secret: 'outage-secret-0123456789' } });
+    assert.equal(created.statusCode, 200, 'the write refused during the outage was not half-done');
   });
 
   test('readiness reports the database again once it is back', async () => {
