@@ -6,6 +6,7 @@ import { publicBase } from './public-url.ts';
 import { logRequest } from './request-log.ts';
 import { STORE_RETRY_AFTER_S, unavailability } from '../store/availability.ts';
 import { setSecurityHeaders } from './response-headers.ts';
+import { clientGone } from './client-address.ts';
 
 /**
  * Turns every failure into Looker's error bodies. Expected failures arrive as ApiError; fastify's own
@@ -15,6 +16,12 @@ import { setSecurityHeaders } from './response-headers.ts';
 export default fp(
   async (app) => {
     app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
+      // The client reset its connection (mid-body, say): nobody is left to answer, and it is no fault of
+      // the service, so it is neither an error line nor a store outage (both are ECONNRESET).
+      if (clientGone(request)) {
+        request.log.info({ code: (error as { code?: string }).code, reqId: request.id }, 'client went away');
+        return sendError(request, reply, new ApiError('bad_request', 'The client closed the connection.'));
+      }
       const unavailable = unavailability(error);
       // Readiness tries a write until one succeeds again (api/public.ts).
       if (unavailable === 'out_of_space') app.writeHealth.outOfSpace();
