@@ -33,6 +33,7 @@ export function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'data
 function openSqlite(dataDir: string): Store {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, SQLITE_FILE_NAME);
+  ownerOnly(file);
   const connection = new SqliteDatabase(file);
   // WAL lets readers run beside the writer; synchronous=FULL makes every acknowledged commit survive
   // power loss; busy_timeout covers a second process (migrate, backup) holding the write lock briefly.
@@ -49,6 +50,23 @@ function openSqlite(dataDir: string): Store {
       await db.destroy();
     },
   };
+}
+
+/**
+ * The database file is created (or narrowed) to mode 0600 before SQLite opens it, like the data directory
+ * and the master key: it holds hashes and sealed secrets. SQLite gives the `-wal` and `-shm` files it
+ * creates, now or later, the mode of the database file, so they are 0600 too; ones left by an older
+ * version are narrowed here as well.
+ */
+function ownerOnly(file: string): void {
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  for (const name of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      fs.chmodSync(name, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }
 
 function openPostgres(url: string, settings: Config['database'], options: StoreOptions): Store {
