@@ -4,18 +4,23 @@ import type { Config } from '../config.ts';
 import { openStore } from '../store/database.ts';
 import { createRepositories, type Repositories } from '../store/repositories.ts';
 import { KEY_FILE_NAME, loadSecretBox } from '../crypto/master-key.ts';
-import { SecretBoxError, type SecretBox } from '../crypto/secret-box.ts';
+import { SecretBoxError, sealedKeyId, type SecretBox } from '../crypto/secret-box.ts';
 import { storedSecrets, type StoredSecret } from '../services/stored-secrets.ts';
 import { noArguments } from './args.ts';
 
 export interface DoctorReport {
   keyIds: string[];
   checked: number;
-  /** One line per value that does not open: where it is and why, never the value. */
-  failures: string[];
+  failed: number;
+  /** Counts by column and key id: what an operator needs to see which key is missing or wrong. */
+  byKey: Array<{ column: string; keyId: string; ok: number; failed: number }>;
+  /** The first few values that do not open, by row and reason (never the value), to start looking. */
+  examples: string[];
 }
 
 const ROWS_PER_BATCH = 500;
+/** A store of a million rows under a wrong key must not print a million lines. */
+const MAX_EXAMPLES = 10;
 
 function describe(secret: StoredSecret): string {
   if (secret.column === 'external_oauth_applications.client_secret') {
@@ -24,22 +29,55 @@ function describe(secret: StoredSecret): string {
   return `${secret.column} user_id=${secret.key.user_id} oauth_application_id=${secret.key.oauth_application_id}`;
 }
 
+function keyIdOf(sealed: string): string {
+  try {
+    return sealedKeyId(sealed);
+  } catch {
+    return '(not a sealed value)';
+  }
+}
+
 /** Opens every stored secret with the configured keys; what it opened is dropped on the spot. */
 export async function checkStoredSecrets(repos: Repositories, box: SecretBox): Promise<DoctorReport> {
-  const report: DoctorReport = { keyIds: box.keyIds, checked: 0, failures: [] };
+  const report: DoctorReport = { keyIds: box.keyIds, checked: 0, failed: 0, byKey: [], examples: [] };
+  const counts = new Map<string, DoctorReport['byKey'][number]>();
   for await (const batch of storedSecrets(repos, ROWS_PER_BATCH)) {
     for (const secret of batch) {
       report.checked += 1;
+      const keyId = keyIdOf(secret.sealed);
+      const slot = `${secret.column}\n${keyId}`;
+      let count = counts.get(slot);
+      if (!count) counts.set(slot, (count = { column: secret.column, keyId, ok: 0, failed: 0 }));
       try {
         box.open(secret.sealed, secret.aad);
+        count.ok += 1;
       } catch (error) {
+        count.failed += 1;
+        report.failed += 1;
         // SecretBoxError messages name the key id or the failure kind, never the value.
         const reason = error instanceof SecretBoxError ? error.message : 'could not be opened';
-        report.failures.push(`${describe(secret)}: ${reason}`);
+        if (report.examples.length < MAX_EXAMPLES) report.examples.push(`${describe(secret)}: ${reason}`);
       }
     }
   }
+  report.byKey = [...counts.values()];
   return report;
+}
+
+/** The summary doctor prints: one line per column and key id, a few failing rows, the verdict. */
+export function describeReport(report: DoctorReport, activeKeyId: string): string {
+  const out = [`keys: ${report.keyIds.join(', ')} (active: ${activeKeyId})`];
+  for (const { column, keyId, ok, failed } of report.byKey) {
+    const known = report.keyIds.includes(keyId) ? 'configured' : 'NOT CONFIGURED';
+    out.push(`${column}: key ${keyId} (${known}): ${ok} ok, ${failed} failed`);
+  }
+  if (report.failed > 0) {
+    out.push(`first ${report.examples.length} of ${report.failed} that do not open:`, ...report.examples.map((line) => `  ${line}`));
+    out.push(`FAILED: ${report.failed} of ${report.checked} stored secret(s) do not open with the configured keys`);
+  } else {
+    out.push(`ok: all ${report.checked} stored secret(s) open with the configured keys`);
+  }
+  return out.join('\n');
 }
 
 /**
@@ -62,14 +100,8 @@ async function doctor(config: Config): Promise<number> {
   const store = openStore(config);
   try {
     const report = await checkStoredSecrets(createRepositories(store.db), box);
-    const out = [`keys: ${report.keyIds.join(', ')} (active: ${box.activeKeyId})`, ...report.failures];
-    out.push(
-      report.failures.length === 0
-        ? `ok: all ${report.checked} stored secret(s) open with the configured keys`
-        : `FAILED: ${report.failures.length} of ${report.checked} stored secret(s) do not open with the configured keys`,
-    );
-    process.stdout.write(`${out.join('\n')}\n`);
-    return report.failures.length === 0 ? 0 : 1;
+    process.stdout.write(`${describeReport(report, box.activeKeyId)}\n`);
+    return report.failed === 0 ? 0 : 1;
   } finally {
     await store.close();
   }

@@ -78,10 +78,14 @@ describe('doctor', () => {
     assertNoSecret(output);
   });
 
-  test('a wrong key: exit 1 and every secret reported', () => {
+  test('a wrong key: exit 1, and a summary by column and key id, not a line per secret', () => {
     const { code, output } = doctor({ ...env, EOA_MASTER_KEY: OTHER_KEY });
     assert.equal(code, 1, output);
     assert.match(output, /FAILED: 5 of 5/);
+    const stored = keyFingerprint(Buffer.from(TEST_MASTER_KEY, 'base64'));
+    for (const [column, failed] of [['external_oauth_applications.client_secret', 2], ['oauth_application_user_states.access_token', 2], ['oauth_application_user_states.refresh_token', 1]] as const) {
+      assert.ok(output.includes(`${column}: key ${stored} (NOT CONFIGURED): 0 ok, ${failed} failed`), output);
+    }
     assert.match(output, /unknown key/);
     assertNoSecret(output);
   });
@@ -127,6 +131,8 @@ describe('doctor', () => {
     const { code, output } = doctor(env);
     assert.equal(code, 1, output);
     assert.match(output, /FAILED: 2 of 5/);
+    const key = keyFingerprint(Buffer.from(TEST_MASTER_KEY, 'base64'));
+    assert.ok(output.includes(`external_oauth_applications.client_secret: key ${key} (configured): 1 ok, 1 failed`), output);
     assert.ok(output.includes(`external_oauth_applications.client_secret id=${apps[1].id} `), output);
     assert.ok(
       output.includes(`oauth_application_user_states.access_token user_id=${userId} oauth_application_id=${apps[1].id}:`),
