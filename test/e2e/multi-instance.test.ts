@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
+import { auditSecret } from '../helpers/audit.ts';
 import { assertResponse } from '../helpers/contract.ts';
 import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl } from '../helpers/database.ts';
 import { lookerSdk } from '../helpers/looker-sdk.ts';
@@ -64,8 +65,8 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
     return { statusCode: response.status, body: text, headers: Object.fromEntries(response.headers), json: () => JSON.parse(text) };
   }
 
-  async function login(server: ServerProcess): Promise<string> {
-    const response = await fetch(`${server.baseUrl}/api/4.0/login`, { method: 'POST', body: new URLSearchParams(ADMIN) });
+  async function login(server: ServerProcess, creds: { client_id: string; client_secret: string } = ADMIN): Promise<string> {
+    const response = await fetch(`${server.baseUrl}/api/4.0/login`, { method: 'POST', body: new URLSearchParams(creds) });
     assert.equal(response.status, 200);
     return ((await response.json()) as { access_token: string }).access_token;
   }
@@ -112,6 +113,41 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
     assert.equal((await call(c, 'GET', '/api/4.0/user', token)).statusCode, 401);
     // The instance that logged out never had a stale moment.
     assert.equal((await call(a, 'GET', '/api/4.0/user', token)).statusCode, 401);
+  });
+
+  test(`an admin demoted through A: its login/{user_id} token is refused on B at once, on C within ${CACHE_MS} ms`, async () => {
+    // Issue 10, defect 1, across instances: the holder's right is read from the shared database.
+    const admin = await login(a);
+    const newUser = async (roles: string[]) => {
+      const user = (await call(a, 'POST', '/api/4.0/users', admin, { first_name: 'Holder' })).json();
+      assert.equal((await call(a, 'PUT', `/api/4.0/users/${user.id}/roles`, admin, roles)).statusCode, 200);
+      return user.id as string;
+    };
+    const holderId = await newUser(['1']);
+    const targetId = await newUser(['1']);
+    const creds = (await call(a, 'POST', `/api/4.0/users/${holderId}/credentials_api3`, admin, {})).json();
+    auditSecret('multi-instance holder client_secret', creds.client_secret);
+    const holderToken = await login(b, creds);
+    const minted = await call(b, 'POST', `/api/4.0/login/${targetId}`, holderToken);
+    assert.equal(minted.statusCode, 200);
+    const sudo = minted.json().access_token as string;
+    auditSecret('multi-instance login/{user_id} token', sudo);
+    // Admin power through every instance; C has now cached the token.
+    for (const server of [a, b, c]) assert.equal((await call(server, 'GET', '/api/4.0/users', sudo)).statusCode, 200);
+
+    assert.equal((await call(a, 'PUT', `/api/4.0/users/${holderId}/roles`, admin, ['2'])).statusCode, 200);
+    const demotedAt = Date.now();
+    for (const [method, path, body] of [
+      ['GET', '/api/4.0/users', undefined],
+      ['PUT', `/api/4.0/users/${holderId}/roles`, ['1']],
+      ['POST', '/api/4.0/login/1', undefined],
+    ] as const) {
+      const refused = await call(b, method, path, sudo, body);
+      assert.equal(refused.statusCode, 401, `${method} ${path} on B: ${refused.body}`);
+    }
+    assert.deepEqual((await call(a, 'GET', `/api/4.0/users/${holderId}`, admin)).json().role_ids, ['2'], 'the token did not restore its holder');
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, demotedAt + CACHE_MS + 200 - Date.now())));
+    assert.equal((await call(c, 'GET', '/api/4.0/users', sudo)).statusCode, 401);
   });
 
   test('20 concurrent creates of one client_id, split across A and B: exactly one 200, the rest 409', async () => {
