@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Caller } from '../services/sessions.ts';
+import { isSudo, type Caller } from '../services/sessions.ts';
 import type { User } from '../store/users-repository.ts';
 import type { CredentialsApi3 } from '../store/credentials-repository.ts';
 import type { Role } from '../store/users-repository.ts';
@@ -42,7 +42,8 @@ export function presentUser(request: FastifyRequest, caller: Caller, user: User,
       index_details: admin,
       update: admin,
       destroy: admin && !self,
-      sudo: admin && !self && !user.is_disabled,
+      // A token from login/{user_id} cannot mint another (services/sessions.ts).
+      sudo: admin && !self && !user.is_disabled && !isSudo(caller),
     },
     id: user.id,
     first_name: user.first_name,

@@ -258,6 +258,10 @@ for (const cacheMs of ['1000', '0']) {
         assertResponse('login_user', again);
       }
       assert.equal((await t.app.store.db.selectFrom('sessions').select('token_hash').execute()).length, before.length);
+      // And the User's `can` does not offer it.
+      assert.equal(json(await t.inject({ method: 'GET', url: '/api/4.0/users/1', headers: bearer(sudo) })).can.sudo, false);
+      assert.equal(json(await t.inject({ method: 'GET', url: '/api/4.0/users/1', headers: bearer(t.adminToken) })).can.sudo, false, 'not on oneself either');
+      assert.equal(json(await t.inject({ method: 'GET', url: `/api/4.0/users/${holder.id}`, headers: bearer(t.adminToken) })).can.sudo, true);
     });
 
     test('an admin cannot log in as itself (a token indistinguishable from its own session): 403', async () => {
