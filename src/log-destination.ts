@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { pino } from 'pino';
 
 /** Lines held in memory while the destination fails; past this, new lines are dropped, not queued. */
@@ -38,14 +39,17 @@ export function createLogDestination(fd: number, warn: (line: string) => void = 
     warn(`external-oauth-apps: writing the log works again; ${droppedLines} line(s) dropped so far\n`);
   });
 
-  // pino flushes synchronously when the process exits; on a full disk that write throws, and an
-  // exception while exiting would turn a clean shutdown into a crash report.
-  const flushSync = stream.flushSync.bind(stream);
+  // pino flushes synchronously when the process exits, with SonicBoom's flushSync, which retries a
+  // failed write forever (it sleeps and loops on ENOSPC): on a full disk the process would never exit.
+  // This one writes what is buffered once and drops the rest at the first failure.
   stream.flushSync = () => {
-    try {
-      flushSync();
-    } catch {
-      writeErrors += 1;
+    for (const chunk of takeBuffered(stream)) {
+      try {
+        writeFully(fd, chunk);
+      } catch {
+        writeErrors += 1;
+        return;
+      }
     }
   };
 
@@ -58,6 +62,28 @@ export function createLogDestination(fd: number, warn: (line: string) => void = 
     },
   };
   return { stream, stats };
+}
+
+/** SonicBoom's internals (sonic-boom 4, pinned through pino): what is queued and not being written. */
+interface SonicBoomQueue {
+  _bufs: string[];
+  _writingBuf: string;
+  _writing: boolean;
+  _len: number;
+}
+
+/** Empties the queue and returns it; a chunk an asynchronous write is busy with stays its own. */
+function takeBuffered(stream: object): Buffer[] {
+  const queue = stream as SonicBoomQueue;
+  const chunks = queue._writing ? [...queue._bufs] : [queue._writingBuf, ...queue._bufs];
+  queue._bufs = [];
+  if (!queue._writing) queue._writingBuf = '';
+  queue._len = queue._writing ? Buffer.byteLength(queue._writingBuf) : 0;
+  return chunks.filter((chunk) => chunk.length > 0).map((chunk) => Buffer.from(chunk));
+}
+
+function writeFully(fd: number, chunk: Buffer) {
+  for (let offset = 0; offset < chunk.length; ) offset += fs.writeSync(fd, chunk, offset);
 }
 
 /**
