@@ -11,7 +11,7 @@ import { createRepositories, type Repositories } from './store/repositories.ts';
 import { loadSecretBox } from './crypto/master-key.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
 import { createWriteHealth, type WriteHealth } from './store/availability.ts';
-import { MissingMasterKeysError, missingKeyIds, sealedKeyIdUsage } from './store/sealed-columns.ts';
+import { MissingMasterKeysError, findMissingKeyIds } from './store/sealed-columns.ts';
 import { createLogDestination, type LogDestinationStats } from './log-destination.ts';
 import { createServices, type Services } from './services/index.ts';
 import errorHandler, { frameworkError } from './http/error-handler.ts';
@@ -145,7 +145,7 @@ const infrastructure = fp(
     });
     app.addHook('onClose', () => store.close());
     await migrateToLatest(store);
-    const missing = missingKeyIds(await sealedKeyIdUsage(store), secretBox.keyIds);
+    const missing = await findMissingKeyIds(store, secretBox.keyIds);
     if (missing.keyIds.length > 0) {
       if (!config.allowMissingKeys) {
         await store.close();

@@ -6,7 +6,7 @@ import { buildServer } from '../../src/server.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openStore } from '../../src/store/database.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
-import { MissingMasterKeysError, SEALED_COLUMNS, sealedKeyIdUsage } from '../../src/store/sealed-columns.ts';
+import { MissingMasterKeysError, SEALED_COLUMNS, findMissingKeyIds, sealedKeyIdsInUse } from '../../src/store/sealed-columns.ts';
 import { keyFingerprint } from '../../src/crypto/secret-box.ts';
 
 const STORED_KEY_ID = keyFingerprint(Buffer.from(TEST_MASTER_KEY, 'base64'));
@@ -32,10 +32,22 @@ describe('start-up check of the master keys against the store', () => {
     await t.close();
   });
 
-  test('the key ids in use are counted per sealed column', async () => {
+  test('the key ids in use are found per sealed column, and the missing ones counted', async () => {
     const store = openStore(t.config);
     try {
-      assert.deepEqual(await sealedKeyIdUsage(store), [{ column: 'external_oauth_applications.client_secret_sealed', keyId: STORED_KEY_ID, values: 1 }]);
+      assert.deepEqual(await sealedKeyIdsInUse(store), [{ column: 'external_oauth_applications.client_secret_sealed', keyId: STORED_KEY_ID }]);
+      // Rows under two more key ids, one of them a prefix of the other: each range holds only its own.
+      const row = (n: number, keyId: string) => ({ name: `k${n}`, client_id: `k${n}`, client_secret_sealed: `v1.${keyId}.payload${n}`, created_at: '2030-01-01T00:00:00Z', updated_at: '2030-01-01T00:00:00Z' });
+      await store.db.insertInto('external_oauth_applications').values([row(1, 'old'), row(2, 'old'), row(3, 'old-2')]).execute();
+      assert.deepEqual(
+        (await sealedKeyIdsInUse(store)).map((u) => u.keyId),
+        [STORED_KEY_ID, 'old', 'old-2'].sort(),
+      );
+      assert.deepEqual(await findMissingKeyIds(store, [STORED_KEY_ID, 'old-2']), {
+        keyIds: ['old'],
+        description: 'old (2 in external_oauth_applications.client_secret_sealed)',
+      });
+      await store.db.deleteFrom('external_oauth_applications').where('client_id', 'in', ['k1', 'k2', 'k3']).execute();
     } finally {
       await store.close();
     }
