@@ -25,8 +25,11 @@ export function clientAddressKey(ip: string | undefined): string {
     .join(':')}::/64`;
 }
 
-/** Whether the client has gone: it reset or closed its connection before the request was answered. */
+/**
+ * Whether the client has gone: it reset or closed its connection before the request was answered. The
+ * socket tells, not the request stream: Node destroys a request stream once its body has been read.
+ */
 export function clientGone(request: FastifyRequest): boolean {
   const socket = request.raw.socket as { destroyed?: boolean } | null | undefined;
-  return request.raw.destroyed || !socket || socket.destroyed === true;
+  return !socket || socket.destroyed === true;
 }
