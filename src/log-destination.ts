@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import { pino } from 'pino';
 
-/** Lines held in memory while the destination fails; past this, new lines are dropped, not queued. */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * Lines held in memory while the destination is slow or failing; past this, new lines are dropped, not
+ * queued: memory stays bounded whatever happens to stdout. Room for a few seconds of a busy instance.
+ */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export interface LogDestinationStats {
   /** Lines thrown away because the destination could not take them (a metric reads this). */
@@ -28,7 +31,7 @@ export function createLogDestination(fd: number, warn: (line: string) => void = 
     writeErrors += 1;
     if (failing) return;
     failing = true;
-    warn(`external-oauth-apps: writing the log failed (${error.code ?? error.message}); lines are kept up to 1 MiB, then dropped and counted, until it works again\n`);
+    warn(`external-oauth-apps: writing the log failed (${error.code ?? error.message}); lines are kept up to 8 MiB, then dropped and counted, until it works again\n`);
   });
   stream.on('drop', () => {
     droppedLines += 1;

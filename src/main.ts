@@ -84,7 +84,7 @@ async function migrate(config: Config) {
   }
 }
 
-const COMMANDS: Record<string, CliCommand<any>> = {
+const COMMANDS: Record<string, CliCommand<unknown>> = {
   serve: noArguments('usage: external-oauth-apps serve\n\nRuns the API server; configuration is read from the environment (see README.md).', async (config) => {
     await serve(config);
     return -1;

@@ -15,13 +15,13 @@ test('a log destination on a full disk warns once, drops and counts lines past i
   const { stream, stats } = createLogDestination(fd, (line) => warnings.push(line));
   const logger = pino(stream);
   const filler = 'x'.repeat(500);
-  // Over the 1 MiB kept in memory while writing fails.
-  for (let i = 0; i < 4000; i++) logger.info({ i, filler }, 'a line that cannot be written');
+  // Over the 8 MiB kept in memory while writing fails.
+  for (let i = 0; i < 16_000; i++) logger.info({ i, filler }, 'a line that cannot be written');
   // Let the failed asynchronous writes come back.
   for (let i = 0; i < 100 && stats.writeErrors === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
 
   assert.ok(stats.writeErrors > 0, 'the writes failed');
-  assert.ok(stats.droppedLines > 0 && stats.droppedLines < 4000, `lines past the buffer were dropped and counted (${stats.droppedLines})`);
+  assert.ok(stats.droppedLines > 0 && stats.droppedLines < 16_000, `lines past the buffer were dropped and counted (${stats.droppedLines})`);
   assert.equal(warnings.length, 1, warnings.join(''));
   assert.match(warnings[0], /writing the log failed \(ENOSPC\)/);
   // What the process does on exit: flushing what is left cannot throw either.
