@@ -12,7 +12,9 @@ export default fp(
     app.addHook('onRoute', (route) => {
       const schema = (route.schema ?? {}) as { querystring?: Record<string, unknown> };
       const declared = schema.querystring ?? { type: 'object', properties: {} };
-      route.schema = { ...schema, querystring: { ...declared, additionalProperties: false } };
+      // A route that must take parameters it cannot list (an OAuth callback: providers add their own) says
+      // so in its schema with `additionalProperties: true`; that choice is kept.
+      route.schema = { ...schema, querystring: { ...declared, additionalProperties: declared.additionalProperties ?? false } };
     });
   },
   { name: 'closed-query' },

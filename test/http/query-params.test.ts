@@ -94,3 +94,18 @@ describe('query parameters', () => {
     }
   });
 });
+
+test('a route whose schema says additionalProperties: true keeps taking parameters it does not list (an OAuth callback)', async () => {
+  const t = await buildTestApp({}, undefined, (app) => {
+    app.get('/test/callback', { schema: { querystring: { type: 'object', properties: { code: { type: 'string' } }, additionalProperties: true } }, config: { access: 'public' } }, async () => ({ ok: true }));
+    app.get('/test/closed', { schema: { querystring: { type: 'object', properties: { code: { type: 'string' } } } }, config: { access: 'public' } }, async () => ({ ok: true }));
+  });
+  try {
+    assert.equal((await t.inject({ method: 'GET', url: '/test/callback?code=c&session_state=s' })).statusCode, 200);
+    assert.equal((await t.inject({ method: 'GET', url: '/test/closed?code=c&session_state=s' })).statusCode, 400);
+    // Text that is not text is refused there all the same.
+    assert.equal((await t.inject({ method: 'GET', url: '/test/callback?code=%ED%A0%80' })).statusCode, 400);
+  } finally {
+    await t.close();
+  }
+});
