@@ -19,6 +19,8 @@ import cors from './http/cors.ts';
 import rateLimit from './http/rate-limit.ts';
 import loginGuard from './http/login-guard.ts';
 import requestLog from './http/request-log.ts';
+import metrics from './plugins/metrics.ts';
+import requestMetrics from './http/request-metrics.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
@@ -88,6 +90,9 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(infrastructure, { config });
   await app.register(swagger, openApiOptions(config));
   await app.register(errorHandler);
+  // After the error handler, so /metrics answers errors in Looker's shape.
+  await app.register(metrics, { config });
+  await app.register(requestMetrics);
   await app.register(requestLog);
   await app.register(counters, { config });
   await app.register(cors, { origins: config.http.corsOrigins });
@@ -129,7 +134,7 @@ const infrastructure = fp(
 
 const services = fp(
   async (app: FastifyInstance) => {
-    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox }));
+    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox, metrics: app.metrics }));
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
