@@ -22,6 +22,8 @@ import requestLog from './http/request-log.ts';
 import metrics from './plugins/metrics.ts';
 import requestMetrics from './http/request-metrics.ts';
 import { createValidatorCompiler } from './http/validation.ts';
+import { openApiOptions } from './plugins/openapi.ts';
+import apiReference from './plugins/api-reference.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
 import { CreateCredentialsApi3, CredentialsApi3, Role, User } from './schemas/users.ts';
@@ -107,6 +109,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(publicRoutes);
   await app.register(apiRoutes, { prefix: '/api/4.0' });
   await app.register(logoutAlias, { prefix: '/api' });
+  await app.register(apiReference);
   return app;
 }
 
@@ -143,21 +146,3 @@ const services = fp(
   },
   { name: 'services', dependencies: ['infrastructure'] },
 );
-
-function openApiOptions(config: Config) {
-  return {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'external-oauth-apps: Looker API 4.0 compatible External OAuth Applications',
-        version: '4.0.26.12',
-      },
-      // Paths carry their /api/4.0 prefix (and /versions sits at the root), so the server is the bare base.
-      servers: config.publicUrl ? [{ url: config.publicUrl }] : [],
-      components: {
-        securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } },
-      },
-    },
-    refResolver: { buildLocalReference: (json: { $id?: unknown }, _base: unknown, _frag: unknown, i: number) => String(json.$id ?? `def-${i}`) },
-  };
-}

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { ERROR_DOCS } from '../http/errors.ts';
 import { publicBase } from '../http/public-url.ts';
 import { pingStore } from '../store/database.ts';
+import { errorResponses } from '../schemas/common.ts';
 
 const ApiVersionElement = Type.Object({
   version: Type.String(),
@@ -25,7 +26,7 @@ const RELEASE_VERSION = '26.12.0';
 /** What anyone may read without a token: versions, the OpenAPI document, error docs, health. */
 export default async function publicRoutes(app: FastifyInstance) {
   const versions = {
-    schema: { operationId: 'versions', tags: ['ApiAuth'], summary: 'Get ApiVersion', response: { 200: ApiVersion } },
+    schema: { operationId: 'versions', tags: ['ApiAuth'], summary: 'Get ApiVersion', response: { 200: ApiVersion, 429: errorResponses()[429] } },
     config: { access: 'public' as const },
     handler: async (request: FastifyRequest) => {
       const base = publicBase(request, app.config.publicUrl);
