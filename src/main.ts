@@ -6,6 +6,7 @@ import { keysCommand } from './cli/keys-rotate.ts';
 import { backupCommand } from './cli/backup.ts';
 import { doctorCommand } from './cli/doctor.ts';
 import { seedCommand } from './cli/seed.ts';
+import { DatabaseUnavailableError } from './store/wait-for-database.ts';
 
 const USAGE = `usage: external-oauth-apps [command]
 
@@ -107,7 +108,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (error) => {
-    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof DatabaseUnavailableError) process.stderr.write(`${error.message}\n`);
     else process.stderr.write(`fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   },

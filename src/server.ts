@@ -7,6 +7,7 @@ import { pino, type DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { openStore, type Store } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
+import { waitForDatabase } from './store/wait-for-database.ts';
 import { createRepositories, type Repositories } from './store/repositories.ts';
 import { loadSecretBox } from './crypto/master-key.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
@@ -126,6 +127,7 @@ const infrastructure = fp(
       onConnectionError: (error) => app.log.warn({ code: (error as { code?: string }).code, message: error.message }, 'database connection lost; the pool replaces it'),
     });
     app.addHook('onClose', () => store.close());
+    await waitForDatabase(store, { waitS: config.databaseWaitS, onRetry: (message) => app.log.warn(message) });
     await migrateToLatest(store);
     app.decorate('config', config);
     app.decorate('store', store);
