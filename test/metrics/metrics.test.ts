@@ -5,6 +5,7 @@ import { ADMIN, bearer, buildTestApp, json, type TestApp } from '../helpers/app.
 import { auditSecret } from '../helpers/audit.ts';
 import { parsePrometheusText, valueOf, type Family } from '../helpers/prometheus-text.ts';
 import { noopMetrics } from '../../src/metrics/metrics.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 import { prometheusMetrics } from '../../src/metrics/prometheus-metrics.ts';
 
 const METRICS_TOKEN = 'metrics-token-5b1f0e2a9c7d4e3f8a6b';
@@ -257,5 +258,27 @@ describe('hooks for other modules', () => {
     assert.throws(() => parsePrometheusText('# TYPE x counter\nx 1\nx 2\n'), /duplicate/);
     assert.throws(() => parsePrometheusText('# TYPE x histogram\nx_bucket{le="1"} 1\nx_count 1\n'), /\+Inf/);
     assert.throws(() => parsePrometheusText('# TYPE x counter\nx 1'), /newline/);
+  });
+});
+
+describe('configuration', () => {
+  test('metrics and database-wait settings are validated with every other problem', () => {
+    assert.deepEqual(loadConfig({}).metrics, { port: null, token: null });
+    assert.equal(loadConfig({}).databaseWaitS, 60);
+    assert.deepEqual(loadConfig({ EOA_METRICS_PORT: '9464', EOA_METRICS_TOKEN: METRICS_TOKEN }).metrics, { port: 9464, token: METRICS_TOKEN });
+    const error = (() => {
+      try {
+        loadConfig({ PORT: '9464', EOA_METRICS_PORT: '9464', EOA_METRICS_TOKEN: 'short', EOA_DB_WAIT_S: '-1' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('no ConfigError');
+    })();
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.problems.length, 3, error.message);
+    assert.match(error.message, /EOA_METRICS_PORT must differ from PORT/);
+    assert.match(error.message, /EOA_METRICS_TOKEN must be at least 16 characters/);
+    assert.match(error.message, /EOA_DB_WAIT_S must be a whole number/);
+    assert.ok(!error.message.includes('short'), 'the token is never echoed');
   });
 });
