@@ -39,6 +39,10 @@ export interface Config {
     corsOrigins: string[];
   };
   logLevel: string;
+  /** Prometheus metrics (plugins/metrics.ts): a separate listener's port, and/or a token for /metrics on the main port. */
+  metrics: { port: number | null; token: string | null };
+  /** How long start-up waits for the database to answer before giving up (store/wait-for-database.ts). */
+  databaseWaitS: number;
 }
 
 export class ConfigError extends Error {
@@ -98,6 +102,10 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = read.string('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
+  const metricsPort = read.string('EOA_METRICS_PORT') === null ? null : read.int('EOA_METRICS_PORT', 0, 0, 65535);
+  const metricsToken = read.string('EOA_METRICS_TOKEN');
+  if (metricsToken !== null && metricsToken.length < 16) problems.push('EOA_METRICS_TOKEN must be at least 16 characters');
+
   const config: Config = {
     port: read.int('PORT', 19999, 0, 65535),
     host: read.string('HOST') ?? '127.0.0.1',
@@ -141,7 +149,12 @@ export function loadConfig(env: Env = process.env): Config {
       corsOrigins: read.list('EOA_CORS_ORIGINS'),
     },
     logLevel,
+    metrics: { port: metricsPort, token: metricsToken },
+    databaseWaitS: read.int('EOA_DB_WAIT_S', 60, 0, 3600),
   };
+  if (metricsPort !== null && metricsPort !== 0 && metricsPort === config.port) {
+    problems.push('EOA_METRICS_PORT must differ from PORT (use EOA_METRICS_TOKEN to serve /metrics on the main port)');
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

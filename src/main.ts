@@ -8,6 +8,7 @@ import { backupCommand } from './cli/backup.ts';
 import { doctorCommand } from './cli/doctor.ts';
 import { seedCommand } from './cli/seed.ts';
 import { USAGE_EXIT, noArguments, runCommand, type CliCommand } from './cli/args.ts';
+import { DatabaseUnavailableError } from './store/wait-for-database.ts';
 
 const USAGE = `usage: external-oauth-apps [command]
 
@@ -118,7 +119,9 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (error) => {
-    if (error instanceof ConfigError || error instanceof MissingMasterKeysError) process.stderr.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof MissingMasterKeysError || error instanceof DatabaseUnavailableError) {
+      process.stderr.write(`${error.message}\n`);
+    }
     else process.stderr.write(`fatal: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   },

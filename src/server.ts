@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { openStore, type Store } from './store/database.ts';
 import { migrateToLatest } from './store/migrate.ts';
+import { waitForDatabase } from './store/wait-for-database.ts';
 import { createRepositories, type Repositories } from './store/repositories.ts';
 import { loadSecretBox } from './crypto/master-key.ts';
 import type { SecretBox } from './crypto/secret-box.ts';
@@ -28,7 +29,11 @@ import { parseQueryString } from './http/query-string.ts';
 import closedQuery from './http/closed-query.ts';
 import wellFormedText from './http/well-formed-text.ts';
 import responseHeaders from './http/response-headers.ts';
+import metrics from './plugins/metrics.ts';
+import requestMetrics from './http/request-metrics.ts';
 import { createValidatorCompiler } from './http/validation.ts';
+import { openApiOptions } from './plugins/openapi.ts';
+import apiReference from './plugins/api-reference.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
 import { CreateCredentialsApi3, CredentialsApi3, Role, User } from './schemas/users.ts';
@@ -110,6 +115,9 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(infrastructure, { config });
   await app.register(swagger, openApiOptions(config));
   await app.register(errorHandler);
+  // After the error handler, so /metrics answers errors in Looker's shape.
+  await app.register(metrics, { config });
+  await app.register(requestMetrics);
   await app.register(requestLog);
   await app.register(draining);
   await app.register(responseHeaders);
@@ -128,6 +136,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(publicRoutes);
   await app.register(apiRoutes, { prefix: '/api/4.0' });
   await app.register(logoutAlias, { prefix: '/api' });
+  await app.register(apiReference);
   return app;
 }
 
@@ -144,6 +153,7 @@ const infrastructure = fp(
       onConnectionError: (error) => app.log.warn({ code: (error as { code?: string }).code, message: error.message }, 'database connection lost; the pool replaces it'),
     });
     app.addHook('onClose', () => store.close());
+    await waitForDatabase(store, { waitS: config.databaseWaitS, onRetry: (message) => app.log.warn(message) });
     await migrateToLatest(store);
     const missing = await findMissingKeyIds(store, secretBox.keyIds);
     if (missing.keyIds.length > 0) {
@@ -165,7 +175,7 @@ const infrastructure = fp(
 
 const services = fp(
   async (app: FastifyInstance) => {
-    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox }));
+    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox, metrics: app.metrics }));
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
@@ -174,21 +184,3 @@ const services = fp(
   },
   { name: 'services', dependencies: ['infrastructure'] },
 );
-
-function openApiOptions(config: Config) {
-  return {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'external-oauth-apps: Looker API 4.0 compatible External OAuth Applications',
-        version: '4.0.26.12',
-      },
-      // Paths carry their /api/4.0 prefix (and /versions sits at the root), so the server is the bare base.
-      servers: config.publicUrl ? [{ url: config.publicUrl }] : [],
-      components: {
-        securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } },
-      },
-    },
-    refResolver: { buildLocalReference: (json: { $id?: unknown }, _base: unknown, _frag: unknown, i: number) => String(json.$id ?? `def-${i}`) },
-  };
-}

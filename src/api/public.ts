@@ -4,6 +4,7 @@ import { ERROR_DOCS } from '../http/errors.ts';
 import { publicBase } from '../http/public-url.ts';
 import { pingStore } from '../store/database.ts';
 import { probeWrite, unavailability } from '../store/availability.ts';
+import { errorResponses } from '../schemas/common.ts';
 
 const ApiVersionElement = Type.Object({
   version: Type.String(),
@@ -31,7 +32,7 @@ export default async function publicRoutes(app: FastifyInstance) {
       tags: ['ApiAuth'],
       summary: 'Get ApiVersion',
       querystring: Type.Object({ fields: Type.Optional(Type.String({ description: 'Requested fields.' })) }),
-      response: { 200: ApiVersion },
+      response: { 200: ApiVersion, 429: errorResponses()[429] },
     },
     config: { access: 'public' as const },
     handler: async (request: FastifyRequest) => {

@@ -22,6 +22,8 @@ export interface Counters {
   /** Takes back one hit on `key` if its window is still running. Never rejects. */
   undo(key: string): Promise<void>;
   close(): Promise<void>;
+  /** Redis counters only: true while counting falls back to process memory (read by metrics). */
+  usingFallback?(): boolean;
 }
 
 declare module 'fastify' {

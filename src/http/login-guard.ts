@@ -86,6 +86,7 @@ export default fp(
     const countAttempt = async (request: FastifyRequest) => {
       const keys = attemptKeys(request);
       const refused = await guard.begin(keys);
+      if (refused) app.metrics.loginGuardTrip();
       if (refused) throw new ApiError('rate_limited', undefined, [], { 'retry-after': String(refused.retryAfterS) });
       request.loginAttempt = keys;
     };

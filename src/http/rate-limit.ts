@@ -34,6 +34,7 @@ export default fp(
         .header('x-ratelimit-limit', String(max))
         .header('x-ratelimit-remaining', String(Math.max(0, max - count)))
         .header('x-ratelimit-reset', resetS);
+      if (count > max) app.metrics.rateLimitRejection();
       if (count > max) throw new ApiError('rate_limited', undefined, [], { 'retry-after': resetS });
     });
   },

@@ -101,6 +101,7 @@ export async function redisCounters({ url, keyPrefix, log, commandTimeoutMs = 10
       // A hit counted in memory during an outage is undone there; undoing in both is harmless.
       await Promise.all([inRedis(() => scripts.eoaUndo(keyPrefix + key)), fallback.undo(key)]);
     },
+    usingFallback: () => !usable(),
     async close() {
       closing = true;
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());

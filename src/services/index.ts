@@ -8,12 +8,14 @@ import { usersService } from './users.ts';
 import { externalOauthApplicationsService } from './external-oauth-applications.ts';
 import { userStatesService } from './user-states.ts';
 import { createWriteBatcher } from '../store/write-batcher.ts';
+import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 
-export function createServices(deps: { config: Config; store: Store; repos: Repositories; secretBox: SecretBox }) {
+export function createServices(deps: { config: Config; store: Store; repos: Repositories; secretBox: SecretBox; metrics?: Metrics }) {
+  const metrics = deps.metrics ?? noopMetrics;
   // One cache per process, shared by the service that fills it and the one whose changes revoke access.
-  const tokenCache = new TokenCache(deps.config.tokenCache);
+  const tokenCache = new TokenCache({ ...deps.config.tokenCache, metrics });
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
-  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax });
+  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics });
   return {
     writes,
     sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache }),

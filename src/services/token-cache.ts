@@ -1,4 +1,5 @@
 import type { Caller } from './sessions.ts';
+import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 
 /**
  * A bounded, short-lived, per-process map from access-token digest to caller, so that checking a token
@@ -20,6 +21,7 @@ export interface TokenCacheOptions {
   maxEntries: number;
   /** Injectable clock (milliseconds) for tests; Date.now otherwise. */
   now?: () => number;
+  metrics?: Pick<Metrics, 'tokenCache'>;
 }
 
 interface Entry {
@@ -32,12 +34,14 @@ export class TokenCache {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly metrics: Pick<Metrics, 'tokenCache'>;
   private invalidations = 0;
 
   constructor(options: TokenCacheOptions) {
     this.ttlMs = options.ttlMs;
     this.maxEntries = options.maxEntries;
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? noopMetrics;
   }
 
   get enabled(): boolean {
@@ -49,6 +53,12 @@ export class TokenCache {
   }
 
   get(tokenHash: string): Caller | null {
+    const caller = this.lookup(tokenHash);
+    if (this.enabled) this.metrics.tokenCache(caller ? 'hit' : 'miss');
+    return caller;
+  }
+
+  private lookup(tokenHash: string): Caller | null {
     const entry = this.entries.get(tokenHash);
     if (!entry) return null;
     this.entries.delete(tokenHash);

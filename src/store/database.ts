@@ -15,6 +15,8 @@ export interface Store {
   engine: Engine;
   /** Where the SQLite file lives (null on PostgreSQL); backups and tests use it. */
   sqliteFile: string | null;
+  /** PostgreSQL only: the pool's connection counts, for metrics. */
+  poolUsage?: () => { total: number; idle: number; waiting: number; max: number };
   close(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ function openPostgres(url: string, settings: Config['database'], options: StoreO
     db,
     engine: 'postgres',
     sqliteFile: null,
+    poolUsage: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: settings.poolMax }),
     async close() {
       await db.destroy();
     },

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Engine } from './database.ts';
+import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 
 /**
  * Group commit. On SQLite with `synchronous=FULL` every COMMIT waits for an fsync, and the one connection
@@ -38,9 +39,10 @@ const DEFAULT_MAX_BATCH = 256;
 export function createWriteBatcher(
   db: Kysely<Database>,
   engine: Engine,
-  options: { maxBatch?: number } = {},
+  options: { maxBatch?: number; metrics?: Pick<Metrics, 'writeBatch'> } = {},
 ): WriteBatcher {
   const stats = { batches: 0, writes: 0, largestBatch: 0 };
+  const measured = measure(options.metrics ?? noopMetrics);
   if (engine === 'postgres') {
     return {
       stats,
@@ -48,7 +50,7 @@ export function createWriteBatcher(
         stats.batches += 1;
         stats.writes += 1;
         stats.largestBatch = Math.max(stats.largestBatch, 1);
-        return db.transaction().execute(work);
+        return measured(1, () => db.transaction().execute(work));
       },
     };
   }
@@ -75,9 +77,11 @@ export function createWriteBatcher(
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     const outcomes: Outcome[] = [];
     try {
-      await inTransaction(db, async (tx) => {
-        for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work));
-      });
+      await measured(batch.length, () =>
+        inTransaction(db, async (tx) => {
+          for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work));
+        }),
+      );
     } catch (error) {
       // BEGIN or COMMIT failed (or SQLite ended the transaction itself): the whole batch is undone.
       for (const pending of batch) pending.reject(error);
@@ -101,6 +105,22 @@ export function createWriteBatcher(
         schedule();
       });
     },
+  };
+}
+
+/** Runs one transaction of `size` writes and reports its size, duration and whether it committed. */
+function measure(metrics: Pick<Metrics, 'writeBatch'>) {
+  return async <T>(size: number, transaction: () => Promise<T>): Promise<T> => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    try {
+      const result = await transaction();
+      metrics.writeBatch(size, seconds(), 'committed');
+      return result;
+    } catch (error) {
+      metrics.writeBatch(size, seconds(), 'failed');
+      throw error;
+    }
   };
 }
 
