@@ -19,11 +19,13 @@ import cors from './http/cors.ts';
 import rateLimit from './http/rate-limit.ts';
 import loginGuard from './http/login-guard.ts';
 import requestLog from './http/request-log.ts';
+import requestContext from './http/request-context.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
 import { CreateCredentialsApi3, CredentialsApi3, Role, User } from './schemas/users.ts';
 import { SHARED_SCHEMAS as EOA_SCHEMAS } from './schemas/external-oauth-applications.ts';
+import { SHARED_SCHEMAS as AUDIT_SCHEMAS } from './schemas/audit-events.ts';
 import apiRoutes from './api/index.ts';
 import publicRoutes from './api/public.ts';
 import { logoutAlias } from './api/auth.ts';
@@ -44,7 +46,7 @@ export interface BuildOptions {
 }
 
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
-const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS];
+const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...AUDIT_SCHEMAS];
 
 const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -89,6 +91,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(swagger, openApiOptions(config));
   await app.register(errorHandler);
   await app.register(requestLog);
+  await app.register(requestContext);
   await app.register(counters, { config });
   await app.register(cors, { origins: config.http.corsOrigins });
   await app.register(bodyParsers);
@@ -133,8 +136,17 @@ const services = fp(
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
+      app.services.audit.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired audit events failed'));
     }, SESSION_PURGE_INTERVAL_MS).unref();
-    app.addHook('onClose', async () => clearInterval(purge));
+    // Failed logins past the first few are counted; their summary event is written when the window ends.
+    const flushFailedLogins = setInterval(() => {
+      app.services.audit.flushFailedLogins().catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));
+    }, app.config.loginGuard.windowS * 1000).unref();
+    app.addHook('onClose', async () => {
+      clearInterval(purge);
+      clearInterval(flushFailedLogins);
+      await app.services.audit.flushFailedLogins(true).catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));
+    });
   },
   { name: 'services', dependencies: ['infrastructure'] },
 );

@@ -8,18 +8,29 @@ import { usersService } from './users.ts';
 import { externalOauthApplicationsService } from './external-oauth-applications.ts';
 import { userStatesService } from './user-states.ts';
 import { createWriteBatcher } from '../store/write-batcher.ts';
+import { auditService } from './audit.ts';
+
+/** Failed logins per client_id per window recorded one by one before they are only counted. */
+const FAILED_LOGIN_EVENTS = 5;
 
 export function createServices(deps: { config: Config; store: Store; repos: Repositories; secretBox: SecretBox }) {
   // One cache per process, shared by the service that fills it and the one whose changes revoke access.
   const tokenCache = new TokenCache(deps.config.tokenCache);
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
   const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax });
+  // Every change writes its audit event in its own transaction (services/audit.ts).
+  const audit = auditService(deps.repos, writes, {
+    retentionDays: deps.config.auditRetentionDays,
+    failedLoginEvents: FAILED_LOGIN_EVENTS,
+    failedLoginWindowS: deps.config.loginGuard.windowS,
+  });
   return {
     writes,
-    sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache }),
-    users: usersService(deps.repos, deps.store.engine, tokenCache),
-    externalOauthApplications: externalOauthApplicationsService(deps.repos, deps.secretBox, writes),
-    userStates: userStatesService(deps.repos, deps.secretBox, writes),
+    audit,
+    sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache, writes, audit }),
+    users: usersService(deps.repos, deps.store.engine, tokenCache, writes, audit),
+    externalOauthApplications: externalOauthApplicationsService(deps.repos, deps.secretBox, writes, audit),
+    userStates: userStatesService(deps.repos, deps.secretBox, writes, audit),
   };
 }
 

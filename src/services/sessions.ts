@@ -3,6 +3,8 @@ import type { Repositories } from '../store/repositories.ts';
 import { DECOY_HASH_PROMISE, newToken, tokenDigest, verifySecret } from '../crypto/password.ts';
 import { ADMIN_ROLE_ID } from '../store/users-repository.ts';
 import type { TokenCache } from './token-cache.ts';
+import type { WriteBatcher } from '../store/write-batcher.ts';
+import type { AuditEventInput, AuditService } from './audit.ts';
 
 export interface AccessToken {
   access_token: string;
@@ -19,18 +21,30 @@ export interface Caller {
   tokenHash: string;
 }
 
-export function sessionsService(repos: Repositories, options: { tokenTtlS: number; tokenCache: TokenCache }) {
-  const { tokenCache } = options;
+export interface SessionsOptions {
+  tokenTtlS: number;
+  tokenCache: TokenCache;
+  writes: WriteBatcher;
+  audit: AuditService;
+}
 
-  async function issueToken(userId: string, principalUserId: string, credentialsId: string): Promise<AccessToken> {
+/** Logins, `login/{user_id}` and logouts are audit events, written with the session they create or end. */
+export function sessionsService(repos: Repositories, options: SessionsOptions) {
+  const { tokenCache, writes, audit } = options;
+
+  async function issueToken(userId: string, principalUserId: string, credentialsId: string, event: AuditEventInput): Promise<AccessToken> {
     const token = newToken();
     const expiresAt = new Date(Date.now() + options.tokenTtlS * 1000).toISOString();
-    await repos.sessions.insert({
+    const session = {
       token_hash: tokenDigest(token),
       user_id: userId,
       principal_user_id: principalUserId,
       credentials_api3_id: credentialsId,
       expires_at: expiresAt,
+    };
+    await writes.run(async (tx) => {
+      await repos.sessions.insert(session, tx);
+      await audit.record(tx, event);
     });
     return { access_token: token, token_type: 'Bearer', expires_in: options.tokenTtlS };
   }
@@ -44,8 +58,16 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
       const candidate = await repos.credentials.findForLogin(clientId);
       const hash = candidate?.secret_hash ?? (await DECOY_HASH_PROMISE);
       const matches = await verifySecret(clientSecret, hash);
-      if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) return null;
-      return issueToken(candidate.user_id, candidate.user_id, candidate.id);
+      if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) {
+        await audit.loginFailed(candidate?.id ?? null);
+        return null;
+      }
+      return issueToken(candidate.user_id, candidate.user_id, candidate.id, {
+        action: 'session.login',
+        targetId: candidate.id,
+        // The request is not authenticated yet: the actor is the user the credentials belong to.
+        actor: { userId: candidate.user_id, principalUserId: candidate.user_id },
+      });
     },
 
     /** An admin's token that acts as another user; it ends when the admin's own session would. */
@@ -54,11 +76,13 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
       if (!target || target.is_disabled) return null;
       const session = await repos.sessions.findLive(caller.tokenHash, new Date().toISOString());
       if (!session) return null;
-      return issueToken(target.id, caller.principalUserId, session.credentials_api3_id);
+      return issueToken(target.id, caller.principalUserId, session.credentials_api3_id, { action: 'session.login_user', targetId: target.id });
     },
 
     async logout(caller: Caller): Promise<void> {
-      await repos.sessions.delete(caller.tokenHash);
+      await writes.run(async (tx) => {
+        if (await repos.sessions.delete(caller.tokenHash, tx)) await audit.record(tx, { action: 'session.logout', targetId: caller.userId });
+      });
       tokenCache.delete(caller.tokenHash);
     },
 
