@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorResponses } from '../schemas/common.ts';
 import { AuditEvent, AuditEventQuery } from '../schemas/audit-events.ts';
-import { invalid, type ValidationProblem } from '../http/errors.ts';
+import { badRequest, type ValidationProblem } from '../http/errors.ts';
 import { decodeCursor, type AuditEvent as AuditEventView } from '../services/audit.ts';
 
 const DEFAULT_LIMIT = 100;
@@ -49,7 +49,7 @@ export default async function auditEventsRoutes(fastify: FastifyInstance) {
           'Ours, not Looker\'s. Every change and every login, newest first, filtered by any of the query parameters (exact matches, ' +
           'and a time range), a page at a time: pass `next_cursor` back as `cursor` with the same filters. Admin only.',
         querystring: AuditEventQuery,
-        response: { 200: Type.Ref('AuditEventPage'), ...errorResponses(422) },
+        response: { 200: Type.Ref('AuditEventPage'), ...errorResponses() },
       },
       config: { access: 'admin' },
     },
@@ -59,7 +59,8 @@ export default async function auditEventsRoutes(fastify: FastifyInstance) {
       const before_id = cursor === undefined ? undefined : decodeCursor(cursor);
       if (before_id === null) problems.push({ field: 'cursor', code: 'invalid', message: 'Must be the next_cursor of an earlier page.' });
       const range = { since: timeBound('since', since, problems), until: timeBound('until', until, problems) };
-      if (problems.length > 0) throw invalid(problems);
+      // A query string's problems are a 400, as everywhere (http/error-handler.ts): Looker has 422 for bodies only.
+      if (problems.length > 0) throw badRequest(`Invalid query string. ${problems.map((p) => `${p.field}: ${p.message}`).join(' ')}`);
       const page = await app.services.audit.page({ ...filters, ...range, before_id: before_id ?? undefined }, limit ?? DEFAULT_LIMIT);
       // A page may be large: streamed, each event through the same response schema.
       const serialize = reply.compileSerializationSchema(AuditEvent as unknown as Record<string, unknown>);
