@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ADMIN, buildTestApp, json, loginToken, type TestApp } from '../helpers/app.ts';
-import { assertResponse, assertSchema, spec } from '../helpers/contract.ts';
+import { assertResponse, assertSchema, documentedStatuses } from '../helpers/contract.ts';
 import { randomSecret, storeDigest } from '../reliability/support.ts';
 
 /**
@@ -53,6 +53,10 @@ const applicationBody = () =>
   );
 
 const TARGETS: Target[] = [
+  {
+    operationId: 'all_audit_events', method: 'GET', path: '/api/4.0/audit_events',
+    query: ['actor_user_id', 'principal_user_id', 'action', 'target_type', 'target_id', 'since', 'until', 'limit', 'cursor'],
+  },
   { operationId: 'versions', method: 'GET', path: '/versions', query: ['fields'] },
   { operationId: 'login', method: 'POST', path: '/api/4.0/login', query: ['client_id', 'client_secret'], body: () => fc.record({ client_id: tokenish, client_secret: tokenish }, { requiredKeys: [] }) },
   { operationId: 'login_user', method: 'POST', path: '/api/4.0/login/{user_id}', query: [] },
@@ -282,10 +286,7 @@ describe('fuzzing every endpoint', () => {
 
   function checkContract(operationId: string, response: { statusCode: number; body: string; headers: Record<string, unknown> }, where: string) {
     const status = String(response.statusCode);
-    const documented = Object.values(spec.paths as Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>)
-      .flatMap((methods) => Object.values(methods))
-      .find((op) => op.operationId === operationId)!.responses;
-    if (documented[status] || ['204', '401', '413', '500'].includes(status)) {
+    if (documentedStatuses(operationId).includes(status) || ['204', '401', '413', '500'].includes(status)) {
       try {
         assertResponse(operationId, response);
       } catch (error) {
