@@ -1,0 +1,73 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FailedLoginTally, decodeCursor, encodeCursor } from '../../src/services/audit.ts';
+import { buildTestApp } from '../helpers/app.ts';
+
+describe('failed-login tally', () => {
+  test('per client_id: the first N individually, the rest counted; a new window starts over', () => {
+    const tally = new FailedLoginTally(2, 1000);
+    const outcomes = [0, 10, 20, 30].map((ms) => tally.fail('7', ms));
+    assert.deepEqual(outcomes.map((o) => o.individual), [true, true, false, false]);
+    assert.deepEqual(tally.fail('8', 40).individual, true, 'another client_id has its own count');
+    assert.deepEqual(tally.drain(500, false), [], 'windows still open are kept');
+    // The next failure of client_id 7 after its window closes that window with a summary and starts a new one.
+    const next = tally.fail('7', 1000);
+    assert.deepEqual(next, { individual: true, summaries: [{ credentialsId: '7', count: 2 }] });
+    assert.deepEqual(tally.drain(1040, false), [], 'client_id 8 had nothing beyond its individual events');
+    tally.fail('7', 1001);
+    tally.fail('7', 1002);
+    assert.deepEqual(tally.drain(1003, true), [{ credentialsId: '7', count: 1 }]);
+    assert.deepEqual(tally.drain(5000, true), []);
+  });
+
+  test('unknown client_ids share one tally', () => {
+    const tally = new FailedLoginTally(1, 1000);
+    assert.equal(tally.fail(null, 0).individual, true);
+    assert.equal(tally.fail(null, 1).individual, false);
+    assert.deepEqual(tally.drain(2000, false), [{ credentialsId: null, count: 1 }]);
+  });
+});
+
+test('cursors: opaque, and only ours decode', () => {
+  assert.equal(decodeCursor(encodeCursor('42')), '42');
+  assert.doesNotMatch(encodeCursor('42'), /42/);
+  for (const bad of ['', '42', 'bm9wZQ', Buffer.from('a1:-1').toString('base64url'), Buffer.from('a1:1 or 1=1').toString('base64url')]) {
+    assert.equal(decodeCursor(bad), null, bad);
+  }
+});
+
+test('retention: events older than EOA_AUDIT_RETENTION_DAYS are purged in bounded batches, newer ones kept; 0 keeps all', async () => {
+  const t = await buildTestApp({ EOA_AUDIT_RETENTION_DAYS: '30' });
+  const forever = await buildTestApp({ EOA_AUDIT_RETENTION_DAYS: '0' });
+  try {
+    for (const app of [t.app, forever.app]) {
+      const day = 86_400_000;
+      const old = Array.from({ length: 2500 }, (_, i) => ({
+        occurred_at: new Date(Date.now() - 31 * day - i * 1000).toISOString(),
+        actor_user_id: '1',
+        principal_user_id: '1',
+        address: '127.0.0.1',
+        request_id: `old-${i}`,
+        action: 'user.update',
+        target_type: 'user',
+        target_id: '1',
+        outcome: 'success',
+        detail: null,
+      }));
+      for (let i = 0; i < old.length; i += 500) await app.store.db.insertInto('audit_events').values(old.slice(i, i + 500)).execute();
+    }
+    const count = async (app: typeof t.app) =>
+      Number((await app.store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow()).n);
+    const recent = (await count(t.app)) - 2500;
+    const recentForever = (await count(forever.app)) - 2500;
+    assert.ok(recent > 0, 'the bootstrap and login events are recent');
+    assert.equal(await t.app.services.audit.purgeExpired(), 2500);
+    assert.equal(await count(t.app), recent);
+    assert.equal(await t.app.services.audit.purgeExpired(), 0);
+    assert.equal(await forever.app.services.audit.purgeExpired(), 0);
+    assert.equal(await count(forever.app), recentForever + 2500);
+  } finally {
+    await t.close();
+    await forever.close();
+  }
+});
