@@ -1,4 +1,4 @@
-// `npm run bench [-- --db postgres] [--quick] [--duration S] [--scale] [--no-baseline] [--token-cache-ms N]`
+// `npm run bench [-- --db postgres] [--quick] [--duration S] [--scale] [--no-baseline] [--token-cache-ms N] [--audit-cost]`
 //
 // Self-contained load benchmark: starts its own servers on 127.0.0.1 (the service as a real process, the way
 // `npm start` runs it, with rate limits off), seeds data, drives them with autocannon, stops everything,
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon, { type Options, type Result } from 'autocannon';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
+import { auditCost } from './audit-cost.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN = { client_id: 'bench-admin', client_secret: `bench-${randomBytes(12).toString('hex')}` };
@@ -35,11 +36,13 @@ interface Args {
   unfiltered: number;
   /** EOA_TOKEN_CACHE_MS for the measured service; null leaves the service's default. */
   tokenCacheMs: string | null;
+  /** Only the audit log's cost on a create, in process (bench/audit-cost.ts). */
+  auditCost: boolean;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { db: 'sqlite', duration: 10, warmup: 3, connections: 50, scale: false, baseline: true, unfiltered: 100_000, tokenCacheMs: null, out: path.join(ROOT, 'bench/results.json') };
+  const args: Args = { db: 'sqlite', duration: 10, warmup: 3, connections: 50, scale: false, baseline: true, unfiltered: 100_000, tokenCacheMs: null, auditCost: false, out: path.join(ROOT, 'bench/results.json') };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -62,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--unfiltered') args.unfiltered = positive(arg, value());
     else if (arg === '--out') args.out = path.resolve(value());
     else if (arg === '--token-cache-ms') args.tokenCacheMs = String(positive(arg, value()));
+    else if (arg === '--audit-cost') args.auditCost = true;
     else throw new Error(`unknown argument ${arg}`);
   }
   return args;
@@ -420,6 +424,10 @@ async function unfilteredList(service: Child, token: string, expected: number, c
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.auditCost) {
+    await auditCost(args.db);
+    return;
+  }
   const runId = randomBytes(3).toString('hex');
   const results: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
@@ -468,6 +476,8 @@ async function main() {
     events = await store.count('audit_events');
     const appsBefore = await store.count();
     await load('POST external_oauth_applications (create)', 'POST', { url: service.url, requests: createRequest(token, runId) }, args);
+    // Requests autocannon gave up on at the end of the phase may still commit: let them, then count.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     audit.eventsPerCreate = ((await store.count('audit_events')) - events) / Math.max(1, (await store.count()) - appsBefore);
     await load('POST login (scrypt)', 'POST', { url: service.url, requests: loginRequest }, args);
     await load('PATCH client_secret (rotation)', 'POST', {

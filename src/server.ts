@@ -132,7 +132,16 @@ const infrastructure = fp(
 
 const services = fp(
   async (app: FastifyInstance) => {
-    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox }));
+    app.decorate(
+      'services',
+      createServices({
+        config: app.config,
+        store: app.store,
+        repos: app.repos,
+        secretBox: app.secretBox,
+        onBackgroundError: (error) => app.log.warn({ err: error }, 'writing a failed-login audit event failed'),
+      }),
+    );
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));

@@ -82,6 +82,8 @@ export interface AuditOptions {
   /** Failed logins: individual events per client_id per window before they are only counted. */
   failedLoginEvents: number;
   failedLoginWindowS: number;
+  /** Told when a failed-login event, written in the background, could not be written. */
+  onBackgroundError?: (error: unknown) => void;
 }
 
 export function auditService(repos: Repositories, writes: WriteBatcher, options: AuditOptions) {
@@ -107,6 +109,15 @@ export function auditService(repos: Repositories, writes: WriteBatcher, options:
   }
 
   const failedLogins = new FailedLoginTally(options.failedLoginEvents, options.failedLoginWindowS * 1000);
+  const pending = new Set<Promise<void>>();
+
+  /** Failed-login events are written without holding up the answer (see loginFailed); tracked until done. */
+  function inBackground(work: Promise<void>) {
+    const done: Promise<void> = work
+      .catch((error) => options.onBackgroundError?.(error))
+      .finally(() => pending.delete(done));
+    pending.add(done);
+  }
 
   async function writeSummaries(summaries: FailedLoginSummary[]) {
     if (summaries.length === 0) return;
@@ -131,15 +142,23 @@ export function auditService(repos: Repositories, writes: WriteBatcher, options:
      * and the count written as one `session.login_failures` event when the window ends (see FailedLoginTally).
      * `credentialsId` is null when the client_id names no credentials: what was typed is never stored (it
      * may be a secret pasted into the wrong field), and all such failures share one count.
+     *
+     * Written in the background, not awaited: whether a write happens depends on the client_id's tally, and
+     * a 404 that took an fsync longer would tell an attacker that a client_id exists. A failure changes
+     * nothing, so there is no change for its event to share a transaction with.
      */
-    async loginFailed(credentialsId: string | null): Promise<void> {
+    loginFailed(credentialsId: string | null): void {
       const { individual, summaries } = failedLogins.fail(credentialsId, Date.now());
-      await writeSummaries(summaries);
-      if (individual) await writes.run((tx) => record(tx, { action: 'session.login', targetId: credentialsId, outcome: 'failure', actor: null }));
+      inBackground(writeSummaries(summaries));
+      if (individual) inBackground(writes.run((tx) => record(tx, { action: 'session.login', targetId: credentialsId, outcome: 'failure', actor: null })));
     },
 
-    /** Writes the summaries of windows that have ended; `all` also those still open (at shutdown). */
+    /**
+     * Waits for failed-login events in flight, then writes the summaries of windows that have ended;
+     * `all` also those still open (at shutdown).
+     */
     async flushFailedLogins(all = false): Promise<void> {
+      while (pending.size > 0) await Promise.all(pending);
       await writeSummaries(failedLogins.drain(Date.now(), all));
     },
 

@@ -13,7 +13,16 @@ import { auditService } from './audit.ts';
 /** Failed logins per client_id per window recorded one by one before they are only counted. */
 const FAILED_LOGIN_EVENTS = 5;
 
-export function createServices(deps: { config: Config; store: Store; repos: Repositories; secretBox: SecretBox }) {
+export interface ServiceDeps {
+  config: Config;
+  store: Store;
+  repos: Repositories;
+  secretBox: SecretBox;
+  /** Where errors of background work go (the server's log). */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+export function createServices(deps: ServiceDeps) {
   // One cache per process, shared by the service that fills it and the one whose changes revoke access.
   const tokenCache = new TokenCache(deps.config.tokenCache);
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
@@ -23,6 +32,7 @@ export function createServices(deps: { config: Config; store: Store; repos: Repo
     retentionDays: deps.config.auditRetentionDays,
     failedLoginEvents: FAILED_LOGIN_EVENTS,
     failedLoginWindowS: deps.config.loginGuard.windowS,
+    onBackgroundError: deps.onBackgroundError,
   });
   return {
     writes,

@@ -59,7 +59,7 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
       const hash = candidate?.secret_hash ?? (await DECOY_HASH_PROMISE);
       const matches = await verifySecret(clientSecret, hash);
       if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) {
-        await audit.loginFailed(candidate?.id ?? null);
+        audit.loginFailed(candidate?.id ?? null);
         return null;
       }
       return issueToken(candidate.user_id, candidate.user_id, candidate.id, {

@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailedLoginTally, decodeCursor, encodeCursor } from '../../src/services/audit.ts';
-import { buildTestApp } from '../helpers/app.ts';
+import { ADMIN, buildTestApp, testConfig } from '../helpers/app.ts';
+import { openStore } from '../../src/store/database.ts';
 
 describe('failed-login tally', () => {
   test('per client_id: the first N individually, the rest counted; a new window starts over', () => {
@@ -69,5 +70,23 @@ test('retention: events older than EOA_AUDIT_RETENTION_DAYS are purged in bounde
   } finally {
     await t.close();
     await forever.close();
+  }
+});
+
+test('stopping the service writes the summaries of failed-login windows still open', async () => {
+  const config = await testConfig({ EOA_LOGIN_GUARD_MAX: '1000' });
+  const t = await buildTestApp({}, config);
+  for (let i = 0; i < 8; i += 1) {
+    const response = await t.inject({ method: 'POST', url: '/api/4.0/login', payload: { client_id: ADMIN.client_id, client_secret: 'not-the-admin-secret' } });
+    assert.equal(response.statusCode, 404);
+  }
+  await t.close();
+  const store = openStore(config);
+  try {
+    const rows = await store.db.selectFrom('audit_events').select(['action', 'outcome', 'detail']).where('outcome', '=', 'failure').orderBy('id').execute();
+    assert.deepEqual(rows.map((r) => r.action), [...Array(5).fill('session.login'), 'session.login_failures']);
+    assert.deepEqual(JSON.parse(rows[5].detail!), { count: 3, window_s: 60 });
+  } finally {
+    await store.close();
   }
 });
