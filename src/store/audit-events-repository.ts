@@ -115,10 +115,13 @@ export function auditEventsRepository(db: Kysely<Database>) {
       return (await query.execute()).map(toRecord);
     },
 
-    /** Deletes up to `limit` of the oldest events before `cutoff`; returns how many went. */
+    /**
+     * Of the `limit` oldest events (by id, the primary key: no other index needed), deletes those before
+     * `cutoff`; returns how many went. Fewer than `limit` means the oldest events left are young enough.
+     */
     async purgeBefore(cutoff: string, limit: number, tx: Db = db): Promise<number> {
-      const oldest = tx.selectFrom('audit_events').select('id').where('occurred_at', '<', cutoff).orderBy('id').limit(limit);
-      const result = await tx.deleteFrom('audit_events').where('id', 'in', oldest).executeTakeFirst();
+      const oldest = tx.selectFrom('audit_events').select('id').orderBy('id').limit(limit);
+      const result = await tx.deleteFrom('audit_events').where('id', 'in', oldest).where('occurred_at', '<', cutoff).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
   };

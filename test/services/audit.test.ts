@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailedLoginTally, decodeCursor, encodeCursor } from '../../src/services/audit.ts';
-import { ADMIN, buildTestApp, testConfig } from '../helpers/app.ts';
+import { ADMIN, bearer, buildTestApp, json, testConfig } from '../helpers/app.ts';
+import { assertResponse } from '../helpers/contract.ts';
 import { openStore } from '../../src/store/database.ts';
 
 describe('failed-login tally', () => {
@@ -88,5 +89,42 @@ test('stopping the service writes the summaries of failed-login windows still op
     assert.deepEqual(JSON.parse(rows[5].detail!), { count: 3, window_s: 60 });
   } finally {
     await store.close();
+  }
+});
+
+test('a page larger than one query is streamed in order and its cursor continues exactly after it', async () => {
+  const t = await buildTestApp();
+  try {
+    const rows = Array.from({ length: 1300 }, (_, i) => ({
+      occurred_at: new Date(Date.now() - 3600_000 + i).toISOString(),
+      actor_user_id: '1',
+      principal_user_id: '1',
+      address: '127.0.0.1',
+      request_id: `bulk-${i}`,
+      action: 'user.update',
+      target_type: 'user',
+      target_id: '1',
+      outcome: 'success',
+      detail: JSON.stringify({ fields: ['first_name'] }),
+    }));
+    for (let i = 0; i < rows.length; i += 500) await t.app.store.db.insertInto('audit_events').values(rows.slice(i, i + 500)).execute();
+    const get = async (query: string) => {
+      const response = await t.inject({ method: 'GET', url: `/api/4.0/audit_events?action=user.update&${query}`, headers: bearer(t.adminToken) });
+      assert.equal(response.statusCode, 200, response.body);
+      assertResponse('all_audit_events', response);
+      return json(response) as { events: Array<{ id: string; request_id: string }>; next_cursor: string | null };
+    };
+    const first = await get('limit=1100');
+    assert.equal(first.events.length, 1100);
+    assert.deepEqual(first.events.slice(0, 2).map((e) => e.request_id), ['bulk-1299', 'bulk-1298']);
+    assert.ok(first.next_cursor);
+    const second = await get(`limit=1100&cursor=${first.next_cursor}`);
+    assert.deepEqual(second.events.map((e) => e.request_id), rows.slice(0, 200).map((r) => r.request_id).reverse());
+    assert.equal(second.next_cursor, null);
+    const exact = await get('limit=1300');
+    assert.equal(exact.events.length, 1300);
+    assert.equal(exact.next_cursor, null, 'a page that ends exactly at the last event says so');
+  } finally {
+    await t.close();
   }
 });
