@@ -67,7 +67,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       try {
         return await writes.run(async (tx) => {
           const user = await repos.users.insert(fields, [], tx);
-          await audit.record(tx, { action: 'user.create', targetId: user.id, detail: { fields: fieldNames(fields) } });
+          await audit.record(tx, { action: 'user.create', targetId: user.id, detail: { fields: fieldNames(writableFields(fields)) } });
           return user;
         });
       } catch (error) {
@@ -168,7 +168,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       const updated = await writes.run(async (tx) => {
         const credentials = await repos.credentials.update(userId, id, fields, tx);
         if (credentials && fields.is_disabled === true) await repos.sessions.deleteForCredentials(credentials.id, tx);
-        if (credentials) await audit.record(tx, { action: 'credentials_api3.update', targetId: credentials.id, detail: { fields: fieldNames(fields) } });
+        if (credentials) await audit.record(tx, { action: 'credentials_api3.update', targetId: credentials.id, detail: { fields: fieldNames({ purpose: fields.purpose, is_disabled: fields.is_disabled }) } });
         return credentials;
       });
       if (fields.is_disabled !== undefined) tokenCache.clear();
@@ -188,7 +188,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
   };
 }
 
-/** The names of the fields a change sets, for its audit event: never their values. */
+/** The names of the (known, writable) fields a change sets, for its audit event: never their values. */
 function fieldNames(fields: object): string[] {
   return Object.entries(fields)
     .filter(([, value]) => value !== undefined)

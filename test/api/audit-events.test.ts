@@ -94,13 +94,14 @@ describe('audit log', () => {
   test('users, credentials, roles, logins and logouts are events too; failed changes are not', async () => {
     const start = await lastEventId(t);
     const admin = bearer(t.adminToken);
-    const user = json(await t.inject({ method: 'POST', url: '/api/4.0/users', headers: admin, payload: { first_name: 'Audit', email: `a${randomBytes(3).toString('hex')}@example.com` } }));
+    // Read-only and unknown keys a client sends are ignored, and their names are not recorded either.
+    const user = json(await t.inject({ method: 'POST', url: '/api/4.0/users', headers: admin, payload: { first_name: 'Audit', email: `a${randomBytes(3).toString('hex')}@example.com`, id: '99', can: {}, whatever: 1 } }));
     const taken = await t.inject({ method: 'POST', url: '/api/4.0/users', headers: admin, payload: { email: user.email } });
     assert.equal(taken.statusCode, 409);
     await t.inject({ method: 'PATCH', url: `/api/4.0/users/${user.id}`, headers: admin, payload: { last_name: 'Trail', is_disabled: false } });
     await t.inject({ method: 'PUT', url: `/api/4.0/users/${user.id}/roles`, headers: admin, payload: ['2', '2'] });
     const creds = json(await t.inject({ method: 'POST', url: `/api/4.0/users/${user.id}/credentials_api3`, headers: admin, payload: {} }));
-    await t.inject({ method: 'PATCH', url: `/api/4.0/users/${user.id}/credentials_api3/${creds.id}`, headers: admin, payload: { purpose: 'ci' } });
+    await t.inject({ method: 'PATCH', url: `/api/4.0/users/${user.id}/credentials_api3/${creds.id}`, headers: admin, payload: { purpose: 'ci', type: 'api3', unknown_key: 'x' } });
     const token = await loginToken(t.app, creds.client_id, creds.client_secret);
     assert.equal((await t.inject({ method: 'DELETE', url: '/api/4.0/logout', headers: bearer(token) })).statusCode, 204);
     await t.inject({ method: 'DELETE', url: `/api/4.0/users/${user.id}/credentials_api3/${creds.id}`, headers: admin });
@@ -122,6 +123,7 @@ describe('audit log', () => {
     assert.deepEqual(events[0].detail, { fields: ['email', 'first_name'] });
     assert.deepEqual(events[1].detail, { fields: ['is_disabled', 'last_name'] });
     assert.deepEqual(events[2].detail, { role_ids: ['2'] });
+    assert.deepEqual(events[4].detail, { fields: ['purpose'] });
     // The events outlive what they name: the user is gone, its trail is not.
     assert.equal((await eventsSince(t, start, `&target_type=user&target_id=${user.id}`)).length, 5);
   });
