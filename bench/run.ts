@@ -1,4 +1,4 @@
-// `npm run bench [-- --db postgres] [--quick] [--duration S] [--scale] [--no-baseline] [--token-cache-ms N]`
+// `npm run bench [-- --db postgres] [--quick] [--duration S] [--scale] [--no-baseline] [--token-cache-ms N] [--audit-cost]`
 //
 // Self-contained load benchmark: starts its own servers on 127.0.0.1 (the service as a real process, the way
 // `npm start` runs it, with rate limits off), seeds data, drives them with autocannon, stops everything,
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon, { type Options, type Result } from 'autocannon';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
+import { auditCost } from './audit-cost.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN = { client_id: 'bench-admin', client_secret: `bench-${randomBytes(12).toString('hex')}` };
@@ -35,11 +36,13 @@ interface Args {
   unfiltered: number;
   /** EOA_TOKEN_CACHE_MS for the measured service; null leaves the service's default. */
   tokenCacheMs: string | null;
+  /** Only the audit log's cost on a create, in process (bench/audit-cost.ts). */
+  auditCost: boolean;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { db: 'sqlite', duration: 10, warmup: 3, connections: 50, scale: false, baseline: true, unfiltered: 100_000, tokenCacheMs: null, out: path.join(ROOT, 'bench/results.json') };
+  const args: Args = { db: 'sqlite', duration: 10, warmup: 3, connections: 50, scale: false, baseline: true, unfiltered: 100_000, tokenCacheMs: null, auditCost: false, out: path.join(ROOT, 'bench/results.json') };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -62,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--unfiltered') args.unfiltered = positive(arg, value());
     else if (arg === '--out') args.out = path.resolve(value());
     else if (arg === '--token-cache-ms') args.tokenCacheMs = String(positive(arg, value()));
+    else if (arg === '--audit-cost') args.auditCost = true;
     else throw new Error(`unknown argument ${arg}`);
   }
   return args;
@@ -145,9 +149,11 @@ function rssMb(pid: number): number | null {
 
 // ---------------------------------------------------------------------------------------------- the store
 
+type Counted = 'external_oauth_applications' | 'audit_events';
+
 interface StoreTarget {
   env: Record<string, string>;
-  count(): Promise<number>;
+  count(table?: Counted): Promise<number>;
   dispose(): Promise<void>;
 }
 
@@ -159,10 +165,10 @@ async function prepareStore(args: Args): Promise<StoreTarget> {
     const file = path.join(dataDir, 'external-oauth-apps.sqlite');
     return {
       env: base,
-      async count() {
+      async count(table: Counted = 'external_oauth_applications') {
         const db = new SqliteDatabase(file, { readonly: true });
         try {
-          return (db.prepare('select count(*) as n from external_oauth_applications').get() as { n: number }).n;
+          return (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
         } finally {
           db.close();
         }
@@ -182,8 +188,8 @@ async function prepareStore(args: Args): Promise<StoreTarget> {
   const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
   return {
     env: { ...base, DATABASE_URL: url.toString() },
-    async count() {
-      const { rows } = await pool.query('select count(*)::int as n from external_oauth_applications');
+    async count(table: Counted = 'external_oauth_applications') {
+      const { rows } = await pool.query(`select count(*)::int as n from ${table}`);
       return rows[0].n;
     },
     async dispose() {
@@ -418,6 +424,10 @@ async function unfilteredList(service: Child, token: string, expected: number, c
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.auditCost) {
+    await auditCost(args.db);
+    return;
+  }
   const runId = randomBytes(3).toString('hex');
   const results: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
@@ -458,8 +468,17 @@ async function main() {
     service = await startService(store, args.tokenCacheMs === null ? {} : { EOA_TOKEN_CACHE_MS: args.tokenCacheMs });
     token = await login(service.url);
     memory.rssAtStartMb = rssMb(service.child.pid!);
+    // The audit log's cost: a read must write no event; a create writes exactly one, in its own transaction.
+    const audit: Record<string, number> = {};
+    let events = await store.count('audit_events');
     const list = await load('GET ?client_id= (filtered list)', 'GET', { url: service.url, requests: listRequest(token, sample) }, args);
+    audit.eventsWrittenByFilteredList = (await store.count('audit_events')) - events;
+    events = await store.count('audit_events');
+    const appsBefore = await store.count();
     await load('POST external_oauth_applications (create)', 'POST', { url: service.url, requests: createRequest(token, runId) }, args);
+    // Requests autocannon gave up on at the end of the phase may still commit: let them, then count.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    audit.eventsPerCreate = ((await store.count('audit_events')) - events) / Math.max(1, (await store.count()) - appsBefore);
     await load('POST login (scrypt)', 'POST', { url: service.url, requests: loginRequest }, args);
     await load('PATCH client_secret (rotation)', 'POST', {
       url: service.url,
@@ -485,6 +504,13 @@ async function main() {
     progress('  (the login flood itself)', args.duration);
     rows.push(toRow('  (the login flood itself)', flood, null));
 
+    audit.storedEvents = await store.count('audit_events');
+    await load(`GET audit_events (newest 100 of ${audit.storedEvents.toLocaleString('en')})`, 'GET', { url: service.url, requests: [{ method: 'GET', path: `${API}/audit_events?limit=100`, headers: { authorization: `Bearer ${token}` } }] }, args);
+    await load('GET audit_events?action=…rotate_secret (filtered 100)', 'GET', {
+      url: service.url,
+      requests: [{ method: 'GET', path: `${API}/audit_events?limit=100&action=external_oauth_application.rotate_secret`, headers: { authorization: `Bearer ${token}` } }],
+    }, args);
+
     memory.rssAfterPhasesMb = rssMb(service.child.pid!);
 
     // The unfiltered list at `args.unfiltered` applications: streamed, so memory stays flat.
@@ -492,6 +518,7 @@ async function main() {
     console.log(`seeding to ${args.unfiltered.toLocaleString('en')} applications (${stored.toLocaleString('en')} stored)`);
     await seed(store, args.unfiltered - stored, `big-${runId}-`);
     const listed = await store.count();
+    events = await store.count('audit_events');
     progress(`GET unfiltered list of ${listed.toLocaleString('en')}, one at a time ×3`, 0);
     const sequential: Array<Awaited<ReturnType<typeof unfilteredList>>> = [];
     for (let i = 0; i < 3; i++) sequential.push(await unfilteredList(service, token, listed, 1));
@@ -500,6 +527,8 @@ async function main() {
     progress(`GET unfiltered list of ${listed.toLocaleString('en')}, 4 at once`, 0);
     const parallel = await unfilteredList(service, token, listed, 4);
     process.stdout.write(`${parallel.seconds.toFixed(2)} s, RSS ${parallel.rssBefore.toFixed(0)} → peak ${parallel.rssPeak.toFixed(0)} MB\n`);
+    audit.eventsWrittenByUnfilteredLists = (await store.count('audit_events')) - events;
+    console.log(`audit log: ${audit.eventsWrittenByFilteredList} events written by the filtered-list phase, ${audit.eventsWrittenByUnfilteredLists} by the unfiltered lists, ${audit.eventsPerCreate.toFixed(3)} per create`);
     memory.unfilteredCount = listed;
     memory.unfilteredMb = sequential[0].mb;
     memory.unfilteredSeconds = sequential[0].seconds;
@@ -520,7 +549,7 @@ async function main() {
 
     printTable();
     const targets = evaluate(args, list, listAlone, floodRow, atScale, memory);
-    Object.assign(results, { rows, memory, targets, finishedAt: new Date().toISOString() });
+    Object.assign(results, { rows, memory, audit, targets, finishedAt: new Date().toISOString() });
     fs.writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
     console.log(`\nwritten: ${path.relative(process.cwd(), args.out)}`);
   } finally {

@@ -29,6 +29,8 @@ export interface Config {
   publicUrl: string | null;
   rateLimit: { max: number; windowS: number };
   loginGuard: { max: number; windowS: number };
+  /** Days an audit event is kept (0 = forever); older ones are purged in the background. */
+  auditRetentionDays: number;
   http: {
     bodyLimitBytes: number;
     requestTimeoutMs: number;
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
       max: read.int('EOA_LOGIN_GUARD_MAX', 20, 1, 100_000),
       windowS: read.int('EOA_LOGIN_GUARD_WINDOW_S', 60, 1, 86_400),
     },
+    auditRetentionDays: read.int('EOA_AUDIT_RETENTION_DAYS', 365, 0, 36_500),
     http: {
       bodyLimitBytes: read.int('EOA_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       requestTimeoutMs: read.int('EOA_REQUEST_TIMEOUT_MS', 30_000, 0, 3_600_000),

@@ -31,6 +31,7 @@ import wellFormedText from './http/well-formed-text.ts';
 import responseHeaders from './http/response-headers.ts';
 import metrics from './plugins/metrics.ts';
 import requestMetrics from './http/request-metrics.ts';
+import requestContext from './http/request-context.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { openApiOptions } from './plugins/openapi.ts';
 import apiReference from './plugins/api-reference.ts';
@@ -38,6 +39,7 @@ import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
 import { CreateCredentialsApi3, CredentialsApi3, Role, User } from './schemas/users.ts';
 import { SHARED_SCHEMAS as EOA_SCHEMAS } from './schemas/external-oauth-applications.ts';
+import { SHARED_SCHEMAS as AUDIT_SCHEMAS } from './schemas/audit-events.ts';
 import apiRoutes from './api/index.ts';
 import publicRoutes from './api/public.ts';
 import { logoutAlias } from './api/auth.ts';
@@ -64,7 +66,7 @@ export interface BuildOptions {
 }
 
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
-const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS];
+const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...AUDIT_SCHEMAS];
 
 const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -123,6 +125,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(responseHeaders);
   await app.register(closedQuery);
   await app.register(wellFormedText);
+  await app.register(requestContext);
   await app.register(counters, { config });
   await app.register(cors, { origins: config.http.corsOrigins });
   await app.register(bodyParsers);
@@ -175,12 +178,31 @@ const infrastructure = fp(
 
 const services = fp(
   async (app: FastifyInstance) => {
-    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox, metrics: app.metrics }));
+    app.decorate(
+      'services',
+      createServices({
+        config: app.config,
+        store: app.store,
+        repos: app.repos,
+        secretBox: app.secretBox,
+        metrics: app.metrics,
+        onBackgroundError: (error) => app.log.warn({ err: error }, 'writing a failed-login audit event failed'),
+      }),
+    );
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
+      app.services.audit.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired audit events failed'));
     }, SESSION_PURGE_INTERVAL_MS).unref();
-    app.addHook('onClose', async () => clearInterval(purge));
+    // Failed logins past the first few are counted; their summary event is written when the window ends.
+    const flushFailedLogins = setInterval(() => {
+      app.services.audit.flushFailedLogins().catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));
+    }, app.config.loginGuard.windowS * 1000).unref();
+    app.addHook('onClose', async () => {
+      clearInterval(purge);
+      clearInterval(flushFailedLogins);
+      await app.services.audit.flushFailedLogins(true).catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));
+    });
   },
   { name: 'services', dependencies: ['infrastructure'] },
 );

@@ -3,11 +3,13 @@ import authRoutes from './auth.ts';
 import usersRoutes from './users.ts';
 import rolesRoutes from './roles.ts';
 import externalOauthApplicationsRoutes from './external-oauth-applications.ts';
+import auditEventsRoutes from './audit-events.ts';
 
-/** Everything under /api/4.0, one module per Looker resource. */
+/** Everything under /api/4.0, one module per Looker resource (and one for our audit log). */
 export default async function apiRoutes(app: FastifyInstance) {
   await app.register(authRoutes);
   await app.register(usersRoutes);
   await app.register(rolesRoutes);
   await app.register(externalOauthApplicationsRoutes);
+  await app.register(auditEventsRoutes);
 }

@@ -18,9 +18,12 @@ export default async function usersRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const users = app.services.users;
 
-  async function present(request: FastifyRequest, user: User) {
-    return presentUser(request, callerOf(request), user, await app.repos.credentials.listForUser(user.id));
+  /** Users with their API credentials, fetched for all of them in one query through the service. */
+  async function presentAll(request: FastifyRequest, list: User[]) {
+    const credentials = await users.credentialsOf(list);
+    return list.map((user) => presentUser(request, callerOf(request), user, credentials.get(user.id) ?? []));
   }
+  const present = async (request: FastifyRequest, user: User) => (await presentAll(request, [user]))[0];
 
   app.get(
     '/user',
@@ -59,7 +62,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       const limit = request.query.limit ?? per_page;
       const offset = request.query.offset ?? (page !== undefined && per_page !== undefined ? (page - 1) * per_page : undefined);
       const list = await users.list({ limit, offset, ids: ids?.split(',').map((s) => s.trim()).filter(Boolean) });
-      return Promise.all(list.map((u) => present(request, u)));
+      return presentAll(request, list);
     },
   );
 

@@ -1,9 +1,12 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/schema.ts';
 import type { Repositories } from '../store/repositories.ts';
 import type { ExternalOauthApplicationChanges, ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
 import { conflict, invalid, notFound, type ValidationProblem } from '../http/errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
+import type { AuditService } from './audit.ts';
 import type {
   CreateExternalOauthApplicationBody,
   UpdateExternalOauthApplicationBody,
@@ -64,8 +67,18 @@ function view({ client_secret_sealed: _sealed, ...app }: ExternalOauthApplicatio
 const STREAM_PAGE = 1000;
 
 /** Creates and updates go through `writes` (group commit): answered after their own COMMIT, one 409 each. */
-export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher) {
+/** Each change writes its audit event in the same write (savepoint) as the change itself. */
+export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher, audit: AuditService) {
   const sealClientSecret = (clientId: string, secret: string) => secretBox.seal(secret, clientSecretAad(clientId));
+
+  /** A new client secret is its own event (rotations are what an auditor looks for); other fields another. */
+  async function recordUpdate(tx: Transaction<Database>, clientId: string, changed: string[]) {
+    const fields = changed.filter((f) => f !== 'client_secret_sealed');
+    if (fields.length > 0 || changed.length === 0) {
+      await audit.record(tx, { action: 'external_oauth_application.update', targetId: clientId, detail: { fields } });
+    }
+    if (changed.includes('client_secret_sealed')) await audit.record(tx, { action: 'external_oauth_application.rotate_secret', targetId: clientId });
+  }
 
   return {
     async list(filter: { name?: string; client_id?: string; limit?: number; offset?: number }): Promise<ExternalOauthApplicationView[]> {
@@ -105,7 +118,11 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
           dialect_name: input.dialect_name ?? null,
           bi_directional_data_access: input.bi_directional_data_access ?? null,
         };
-        const created = await writes.run((tx) => repos.externalOauthApplications.insert(fields, tx));
+        const created = await writes.run(async (tx) => {
+          const record = await repos.externalOauthApplications.insert(fields, tx);
+          await audit.record(tx, { action: 'external_oauth_application.create', targetId: record.client_id });
+          return record;
+        });
         return view(created);
       } catch (error) {
         throw taken(error) ?? error;
@@ -123,7 +140,11 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
         ...(input.bi_directional_data_access === undefined ? {} : { bi_directional_data_access: input.bi_directional_data_access }),
       };
       try {
-        const updated = await writes.run((tx) => repos.externalOauthApplications.update(clientId, changes, tx));
+        const updated = await writes.run(async (tx) => {
+          const record = await repos.externalOauthApplications.update(clientId, changes, tx);
+          if (record) await recordUpdate(tx, record.client_id, Object.keys(changes));
+          return record;
+        });
         if (!updated) throw notFound();
         return view(updated);
       } catch (error) {
@@ -133,7 +154,12 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
 
     /** The application's user states go with it (ON DELETE CASCADE, in the same statement). */
     async delete(clientId: string): Promise<void> {
-      if (!(await repos.externalOauthApplications.delete(clientId))) throw notFound();
+      const deleted = await writes.run(async (tx) => {
+        const done = await repos.externalOauthApplications.delete(clientId, tx);
+        if (done) await audit.record(tx, { action: 'external_oauth_application.delete', targetId: clientId });
+        return done;
+      });
+      if (!deleted) throw notFound();
     },
 
     /**

@@ -9,19 +9,41 @@ import { externalOauthApplicationsService } from './external-oauth-applications.
 import { userStatesService } from './user-states.ts';
 import { createWriteBatcher } from '../store/write-batcher.ts';
 import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
+import { auditService } from './audit.ts';
 
-export function createServices(deps: { config: Config; store: Store; repos: Repositories; secretBox: SecretBox; metrics?: Metrics }) {
+/** Failed logins per client_id per window recorded one by one before they are only counted. */
+const FAILED_LOGIN_EVENTS = 5;
+
+export interface ServiceDeps {
+  config: Config;
+  store: Store;
+  repos: Repositories;
+  secretBox: SecretBox;
+  metrics?: Metrics;
+  /** Where errors of background work go (the server's log). */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+export function createServices(deps: ServiceDeps) {
   const metrics = deps.metrics ?? noopMetrics;
   // One cache per process, shared by the service that fills it and the one whose changes revoke access.
   const tokenCache = new TokenCache({ ...deps.config.tokenCache, metrics });
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
   const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics });
+  // Every change writes its audit event in its own transaction (services/audit.ts).
+  const audit = auditService(deps.repos, writes, {
+    retentionDays: deps.config.auditRetentionDays,
+    failedLoginEvents: FAILED_LOGIN_EVENTS,
+    failedLoginWindowS: deps.config.loginGuard.windowS,
+    onBackgroundError: deps.onBackgroundError,
+  });
   return {
     writes,
-    sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache }),
-    users: usersService(deps.repos, deps.store.engine, tokenCache),
-    externalOauthApplications: externalOauthApplicationsService(deps.repos, deps.secretBox, writes),
-    userStates: userStatesService(deps.repos, deps.secretBox, writes),
+    audit,
+    sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache, writes, audit }),
+    users: usersService(deps.repos, deps.store.engine, tokenCache, writes, audit),
+    externalOauthApplications: externalOauthApplicationsService(deps.repos, deps.secretBox, writes, audit),
+    userStates: userStatesService(deps.repos, deps.secretBox, writes, audit),
   };
 }
 

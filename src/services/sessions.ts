@@ -3,6 +3,8 @@ import type { Repositories } from '../store/repositories.ts';
 import { DECOY_HASH_PROMISE, newToken, tokenDigest, verifySecret } from '../crypto/password.ts';
 import { ApiError } from '../http/errors.ts';
 import type { TokenCache } from './token-cache.ts';
+import type { WriteBatcher } from '../store/write-batcher.ts';
+import type { AuditEventInput, AuditService } from './audit.ts';
 
 export interface AccessToken {
   access_token: string;
@@ -24,21 +26,33 @@ export interface Caller {
 /** A token from `login/{user_id}`: it acts as someone other than the admin who holds it. */
 export const isSudo = (caller: Caller) => caller.userId !== caller.principalUserId;
 
-export function sessionsService(repos: Repositories, options: { tokenTtlS: number; tokenCache: TokenCache }) {
-  const { tokenCache } = options;
+export interface SessionsOptions {
+  tokenTtlS: number;
+  tokenCache: TokenCache;
+  writes: WriteBatcher;
+  audit: AuditService;
+}
+
+/** Logins, `login/{user_id}` and logouts are audit events, written with the session they create or end. */
+export function sessionsService(repos: Repositories, options: SessionsOptions) {
+  const { tokenCache, writes, audit } = options;
 
   /** A new session; `endsBy` caps its life (a `login/{user_id}` token never outlives the session that minted it). */
-  async function issueToken(userId: string, principalUserId: string, credentialsId: string, endsBy = Infinity): Promise<AccessToken> {
+  async function issueToken(userId: string, principalUserId: string, credentialsId: string, event: AuditEventInput, endsBy = Infinity): Promise<AccessToken> {
     const token = newToken();
     const now = Date.now();
     const lifeMs = Math.min(options.tokenTtlS * 1000, endsBy - now);
     const expiresAt = new Date(now + lifeMs).toISOString();
-    await repos.sessions.insert({
+    const session = {
       token_hash: tokenDigest(token),
       user_id: userId,
       principal_user_id: principalUserId,
       credentials_api3_id: credentialsId,
       expires_at: expiresAt,
+    };
+    await writes.run(async (tx) => {
+      await repos.sessions.insert(session, tx);
+      await audit.record(tx, event);
     });
     return { access_token: token, token_type: 'Bearer', expires_in: Math.floor(lifeMs / 1000) };
   }
@@ -52,8 +66,16 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
       const candidate = await repos.credentials.findForLogin(clientId);
       const hash = candidate?.secret_hash ?? (await DECOY_HASH_PROMISE);
       const matches = await verifySecret(clientSecret, hash);
-      if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) return null;
-      return issueToken(candidate.user_id, candidate.user_id, candidate.id);
+      if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) {
+        audit.loginFailed(candidate?.id ?? null);
+        return null;
+      }
+      return issueToken(candidate.user_id, candidate.user_id, candidate.id, {
+        action: 'session.login',
+        targetId: candidate.id,
+        // The request is not authenticated yet: the actor is the user the credentials belong to.
+        actor: { userId: candidate.user_id, principalUserId: candidate.user_id },
+      });
     },
 
     /**
@@ -70,11 +92,13 @@ export function sessionsService(repos: Repositories, options: { tokenTtlS: numbe
       if (!session || !session.is_admin || session.user_id !== session.principal_user_id) return null;
       const target = await repos.users.findById(targetUserId);
       if (!target || target.is_disabled) return null;
-      return issueToken(target.id, session.principal_user_id, session.credentials_api3_id, Date.parse(session.expires_at));
+      return issueToken(target.id, session.principal_user_id, session.credentials_api3_id, { action: 'session.login_user', targetId: target.id }, Date.parse(session.expires_at));
     },
 
     async logout(caller: Caller): Promise<void> {
-      await repos.sessions.delete(caller.tokenHash);
+      await writes.run(async (tx) => {
+        if (await repos.sessions.delete(caller.tokenHash, tx)) await audit.record(tx, { action: 'session.logout', targetId: caller.userId });
+      });
       tokenCache.delete(caller.tokenHash);
     },
 

@@ -5,6 +5,7 @@ import { isForeignKeyViolation } from '../store/unique-violation.ts';
 import type { CreateOAuthApplicationUserStateRequest } from '../schemas/external-oauth-applications.ts';
 import type { Caller } from './sessions.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
+import type { AuditService } from './audit.ts';
 
 export type TokenColumn = 'access_token' | 'refresh_token';
 
@@ -45,8 +46,13 @@ export function userStateRuleProblems(body: unknown): ValidationProblem[] {
 
 const toUtc = (value: string) => new Date(value).toISOString();
 
+/** A user state's audit target: the user id (digits only) first, so any client_id after the / is unambiguous. */
+export function userStateTarget(userId: string, clientId: string): string {
+  return `${userId}/${clientId}`;
+}
+
 /** Writes go through `writes` (group commit), like application creates: answered after their own COMMIT. */
-export function userStatesService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher) {
+export function userStatesService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher, audit: AuditService) {
   return {
     /**
      * Stores the user's tokens for an application, replacing any earlier ones (tokens rotate). An admin may
@@ -71,7 +77,10 @@ export function userStatesService(repos: Repositories, secretBox: SecretBox, wri
           refresh_token_sealed: input.refresh_token == null ? null : seal(input.refresh_token, 'refresh_token'),
           refresh_token_expires_at: input.refresh_token_expires_at == null ? null : toUtc(input.refresh_token_expires_at),
         };
-        await writes.run((tx) => repos.userStates.upsert(state, tx));
+        await writes.run(async (tx) => {
+          await repos.userStates.upsert(state, tx);
+          await audit.record(tx, { action: 'user_state.set', targetId: userStateTarget(user.id, app.client_id) });
+        });
       } catch (error) {
         // The user or the application was deleted between the look-up and the write.
         if (isForeignKeyViolation(error)) throw notFound();

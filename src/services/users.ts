@@ -9,6 +9,8 @@ import { uniqueViolationColumn } from '../store/unique-violation.ts';
 import { isId } from '../store/values.ts';
 import { newClientId, newClientSecret } from './sessions.ts';
 import type { TokenCache } from './token-cache.ts';
+import type { WriteBatcher } from '../store/write-batcher.ts';
+import type { AuditService } from './audit.ts';
 
 export interface BootstrapResult {
   userId: string;
@@ -20,8 +22,11 @@ export interface BootstrapResult {
 /** Arbitrary but fixed: the advisory lock that serialises first-admin creation across instances. */
 const BOOTSTRAP_LOCK_ID = 7_341_011;
 
-/** `tokenCache` is cleared whole after any change that can revoke a live token (see token-cache.ts). */
-export function usersService(repos: Repositories, engine: Engine, tokenCache: TokenCache) {
+/**
+ * `tokenCache` is cleared whole after any change that can revoke a live token (see token-cache.ts). Every
+ * change goes through `writes` with its audit event in the same savepoint.
+ */
+export function usersService(repos: Repositories, engine: Engine, tokenCache: TokenCache, writes: WriteBatcher, audit: AuditService) {
   /**
    * Self-protection compares ids as text, which holds only for canonical spellings (`01` is not `1`):
    * the routes validate them, and the rules below refuse anything else themselves, whoever calls them.
@@ -50,7 +55,10 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         if (engine === 'postgres') await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_ID})`.execute(tx);
         if ((await repos.users.count(tx)) > 0) return null;
         const user = await repos.users.insert({ first_name: 'Admin' }, [ADMIN_ROLE_ID], tx);
-        await repos.credentials.insert({ user_id: user.id, client_id: clientId, secret_hash: secretHash, purpose: 'bootstrap' }, tx);
+        const credentials = await repos.credentials.insert({ user_id: user.id, client_id: clientId, secret_hash: secretHash, purpose: 'bootstrap' }, tx);
+        // No request and no actor: the service made these itself.
+        await audit.record(tx, { action: 'user.create', targetId: user.id, actor: null, detail: { role_ids: [ADMIN_ROLE_ID] } });
+        await audit.record(tx, { action: 'credentials_api3.create', targetId: credentials.id, actor: null });
         return { userId: user.id, clientId, generatedSecret: given ? null : clientSecret };
       });
     },
@@ -58,9 +66,20 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     list: (options: { ids?: string[]; limit?: number; offset?: number }) => repos.users.list(options),
     get: requireUser,
 
+    /** The API credentials of each of `users`, in one query however many there are. */
+    async credentialsOf(users: User[]): Promise<Map<string, CredentialsApi3[]>> {
+      const byUser = new Map<string, CredentialsApi3[]>(users.map((u) => [u.id, []]));
+      for (const credentials of await repos.credentials.listForUsers(users.map((u) => u.id))) byUser.get(credentials.user_id)?.push(credentials);
+      return byUser;
+    },
+
     async create(fields: UserFields): Promise<User> {
       try {
-        return await repos.users.insert(fields, []);
+        return await writes.run(async (tx) => {
+          const user = await repos.users.insert(fields, [], tx);
+          await audit.record(tx, { action: 'user.create', targetId: user.id, detail: { fields: fieldNames(writableFields(fields)) } });
+          return user;
+        });
       } catch (error) {
         if (uniqueViolationColumn(error) === 'email') throw conflict('A user with this email already exists');
         throw error;
@@ -76,9 +95,10 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       try {
         // Disabling revokes: the user's sessions go in the same transaction, so re-enabling later does
         // not bring old tokens back to life.
-        const user = await repos.db.transaction().execute(async (tx) => {
+        const user = await writes.run(async (tx) => {
           const updated = await repos.users.update(id, fields, tx);
           if (updated && fields.is_disabled === true) await repos.sessions.deleteForUser(id, tx);
+          if (updated) await audit.record(tx, { action: 'user.update', targetId: updated.id, detail: { fields: fieldNames(fields) } });
           return updated;
         });
         if (fields.is_disabled !== undefined) tokenCache.clear();
@@ -95,7 +115,11 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
 
     async delete(callerId: string, id: string): Promise<void> {
       if (requireId(id) === callerId) throw new ApiError('forbidden', 'You cannot delete yourself');
-      const deleted = await repos.users.delete(id);
+      const deleted = await writes.run(async (tx) => {
+        const done = await repos.users.delete(id, tx);
+        if (done) await audit.record(tx, { action: 'user.delete', targetId: id });
+        return done;
+      });
       tokenCache.clear();
       if (!deleted) throw notFound();
     },
@@ -119,8 +143,9 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         throw new ApiError('forbidden', 'You cannot remove your own Admin role');
       }
       const unique = [...new Set(roleIds)];
-      await repos.db.transaction().execute(async (tx) => {
+      await writes.run(async (tx) => {
         await repos.users.setRoles(id, unique, tx);
+        await audit.record(tx, { action: 'user.set_roles', targetId: id, detail: { role_ids: unique } });
         // The `login/{user_id}` tokens an admin holds end with its Admin role (see sessions-repository.ts).
         if (!unique.includes(ADMIN_ROLE_ID)) await repos.sessions.deleteHeldBy(id, tx);
       });
@@ -143,19 +168,20 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     async createCredentials(userId: string, purpose: string | null): Promise<CredentialsApi3 & { client_secret: string }> {
       await requireUser(userId);
       const clientSecret = newClientSecret();
-      const created = await repos.credentials.insert({
-        user_id: userId,
-        client_id: newClientId(),
-        secret_hash: await hashSecret(clientSecret),
-        purpose,
+      const values = { user_id: userId, client_id: newClientId(), secret_hash: await hashSecret(clientSecret), purpose };
+      const created = await writes.run(async (tx) => {
+        const credentials = await repos.credentials.insert(values, tx);
+        await audit.record(tx, { action: 'credentials_api3.create', targetId: credentials.id });
+        return credentials;
       });
       return { ...created, client_secret: clientSecret };
     },
 
     async updateCredentials(userId: string, id: string, fields: { purpose?: string | null; is_disabled?: boolean }) {
-      const updated = await repos.db.transaction().execute(async (tx) => {
+      const updated = await writes.run(async (tx) => {
         const credentials = await repos.credentials.update(userId, id, fields, tx);
         if (credentials && fields.is_disabled === true) await repos.sessions.deleteForCredentials(credentials.id, tx);
+        if (credentials) await audit.record(tx, { action: 'credentials_api3.update', targetId: credentials.id, detail: { fields: fieldNames({ purpose: fields.purpose, is_disabled: fields.is_disabled }) } });
         return credentials;
       });
       if (fields.is_disabled !== undefined) tokenCache.clear();
@@ -164,11 +190,23 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     },
 
     async deleteCredentials(userId: string, id: string): Promise<void> {
-      const deleted = await repos.credentials.delete(userId, id);
+      const deleted = await writes.run(async (tx) => {
+        const done = await repos.credentials.delete(userId, id, tx);
+        if (done) await audit.record(tx, { action: 'credentials_api3.delete', targetId: id });
+        return done;
+      });
       tokenCache.clear();
       if (!deleted) throw notFound();
     },
   };
+}
+
+/** The names of the (known, writable) fields a change sets, for its audit event: never their values. */
+function fieldNames(fields: object): string[] {
+  return Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key]) => key)
+    .sort();
 }
 
 /**

@@ -50,6 +50,14 @@ export function credentialsRepository(db: Kysely<Database>) {
       return rows.map(toCredentials);
     },
 
+    /** The credentials of several users in one query, ordered by id. */
+    async listForUsers(userIds: string[], tx: Db = db): Promise<CredentialsApi3[]> {
+      const ids = userIds.filter(isId);
+      if (ids.length === 0) return [];
+      const rows = await tx.selectFrom('credentials_api3').selectAll().where('user_id', 'in', ids).orderBy('id').execute();
+      return rows.map(toCredentials);
+    },
+
     async find(userId: string, id: string, tx: Db = db): Promise<CredentialsApi3 | null> {
       if (!isId(userId) || !isId(id)) return null;
       const row = await tx

@@ -78,6 +78,23 @@ export interface OauthApplicationUserStatesTable {
   updated_at: Time;
 }
 
+export interface AuditEventsTable {
+  id: Generated<Id>;
+  occurred_at: Time;
+  /** The user the request acted as (null: the service itself, e.g. at bootstrap). */
+  actor_user_id: RefId | null;
+  /** The user who logged in: differs from actor_user_id under a `login/{user_id}` token. */
+  principal_user_id: RefId | null;
+  address: string | null;
+  request_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  outcome: string;
+  /** JSON of a closed shape (services/audit.ts): field names and counts, never values. */
+  detail: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -86,6 +103,7 @@ export interface Database {
   sessions: SessionsTable;
   external_oauth_applications: ExternalOauthApplicationsTable;
   oauth_application_user_states: OauthApplicationUserStatesTable;
+  audit_events: AuditEventsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -93,3 +111,4 @@ export type CredentialsApi3Row = Selectable<CredentialsApi3Table>;
 export type ExternalOauthApplicationRow = Selectable<ExternalOauthApplicationsTable>;
 export type NewExternalOauthApplication = Insertable<ExternalOauthApplicationsTable>;
 export type OauthApplicationUserStateRow = Selectable<OauthApplicationUserStatesTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;

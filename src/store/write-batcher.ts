@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Engine } from './database.ts';
@@ -101,7 +102,9 @@ export function createWriteBatcher(
     stats,
     run<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        // A batch runs from a timer in whichever request queued first: each write is bound to its own
+        // caller's async context, so what it reads there (who is acting, for its audit event) is its own.
+        queue.push({ work: AsyncResource.bind(work), resolve: resolve as (value: unknown) => void, reject });
         schedule();
       });
     },

@@ -59,6 +59,8 @@ export const FOUNDATION_ROUTES: FoundationRoute[] = [
   { operationId: 'all_roles', method: 'GET', path: () => '/api/4.0/roles', access: 'admin' },
   { operationId: 'user_roles', method: 'GET', path: (i) => `${users}/${i.user}/roles`, access: 'self' },
   { operationId: 'set_user_roles', method: 'PUT', path: (i) => `${users}/${i.user}/roles`, access: 'admin', body: ['2'], bodyType: 'array' },
+  // Ours: the audit log (held against the service's own OpenAPI document).
+  { operationId: 'all_audit_events', method: 'GET', path: () => '/api/4.0/audit_events', access: 'admin' },
 ];
 
 export function describeRoute(route: FoundationRoute): string {

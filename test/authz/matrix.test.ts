@@ -274,6 +274,7 @@ const ENDPOINTS: Endpoint[] = [
     operationId: 'delete_external_oauth_application', method: 'DELETE', route: '/api/4.0/external_oauth_applications/:client_id', access: 'admin', success: 204,
     request: async (_p, forSuccess) => ({ url: `/api/4.0/external_oauth_applications/${enc(forSuccess ? (await freshApplication()).client_id : application.client_id)}` }),
   },
+  { operationId: 'all_audit_events', method: 'GET', route: '/api/4.0/audit_events', access: 'admin', success: 200, request: async () => ({ url: '/api/4.0/audit_events?limit=5' }) },
   ...(['self-own', 'self-other'] as const).map(
     (access): Endpoint => ({
       operationId: 'create_oauth_application_user_state', method: 'POST', route: '/api/4.0/external_oauth_applications/user_state', access, success: 200, needsRole: true,

@@ -13,6 +13,7 @@ import { openStore, type Store } from '../../src/store/database.ts';
 import { createRepositories } from '../../src/store/repositories.ts';
 import { loadSecretBox } from '../../src/crypto/master-key.ts';
 import { userStatesService } from '../../src/services/user-states.ts';
+import { auditService } from '../../src/services/audit.ts';
 import { createWriteBatcher } from '../../src/store/write-batcher.ts';
 
 /**
@@ -73,7 +74,7 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
 
   test('instances started together migrated once and created one first admin', async () => {
     const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-    assert.deepEqual(migrations.rows.map((r) => r.name), ['001-initial']);
+    assert.deepEqual(migrations.rows.map((r) => r.name), ['001-initial', '004-audit-events']);
     assert.equal(await createRepositories(store.db).users.count(), 1);
     for (const server of [a, b, c]) {
       assert.doesNotMatch(server.output(), /First start|client_secret:/);
@@ -229,7 +230,9 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
 
       // Opened outside both processes, with the key they share: one row, B's tokens, A's refresh token gone.
       const repos = createRepositories(store.db);
-      const vault = userStatesService(repos, loadSecretBox(TEST_MASTER_KEY, makeDataDir()), createWriteBatcher(store.db, store.engine));
+      const writes = createWriteBatcher(store.db, store.engine);
+      const audit = auditService(repos, writes, { retentionDays: 0, failedLoginEvents: 5, failedLoginWindowS: 60 });
+      const vault = userStatesService(repos, loadSecretBox(TEST_MASTER_KEY, makeDataDir()), writes, audit);
       assert.deepEqual(await vault.openTokens('1', app.id!), {
         access_token: 'access-from-B',
         access_token_expires_at: '2030-06-01T10:00:00.000Z',

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { buildServer } from '../../src/server.ts';
 import { testDatabaseUrl } from './database.ts';
 import { auditDataDir, auditExchange, auditLog, auditSecret } from './audit.ts';
+import { registerServedDocument } from './contract.ts';
 
 export const ADMIN = { client_id: 'test-admin', client_secret: 'test-admin-secret-0123456789' };
 /** A fixed key so tests can open what they seal; never used outside tests. */
@@ -69,6 +70,8 @@ export async function buildTestApp(
   const cfg = config ?? (await testConfig(env));
   const app = await buildServer(cfg, { logStream });
   await setup?.(app);
+  await app.ready();
+  registerServedDocument(app.swagger());
   await app.services.users.bootstrapAdmin(cfg.bootstrap);
   const inject = auditedInject(app);
   const adminToken = await loginToken(app, ADMIN.client_id, ADMIN.client_secret);
@@ -87,8 +90,11 @@ export async function buildTestApp(
       return { id: user.id, token: await loginToken(app, creds.client_id, creds.client_secret), client_id: creds.client_id, client_secret: creds.client_secret };
     },
     async close() {
+      // The audit log's rows, as text, join the evidence of the secret audit: no event may carry a secret.
+      const events = await app.store.db.selectFrom('audit_events').selectAll().execute().catch(() => []);
       await app.close();
       auditLog(logs.join(''));
+      auditLog(events.map((row) => JSON.stringify(row)).join('\n'));
     },
   };
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { TEST_MASTER_KEY } from '../helpers/app.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
-import { appSecretKey, createUser, httpClient, login, randomSecret, readStore, runCli, storeEnv, tokenKey, type Send } from './support.ts';
+import { appSecretKey, createUser, httpClient, login, randomSecret, readAuditEvents, readStore, runCli, storeEnv, tokenKey, type Send } from './support.ts';
 
 /**
  * Crash safety. The real server process takes concurrent writes (application creates, secret rotations,
@@ -13,7 +13,10 @@ import { appSecretKey, createUser, httpClient, login, randomSecret, readStore, r
  *     client had a later write in flight at the kill, to that one: either outcome is a completed write);
  *   - nothing half-written: every stored secret opens, a user state's two tokens come from one write,
  *     no application or token exists that no request sent, no user state outlives its application;
- *   - the restarted server lists exactly what is stored, and `doctor` reports a clean store.
+ *   - the restarted server lists exactly what is stored, and `doctor` reports a clean store;
+ *   - the audit log matches the changes: every request sends its own x-request-id; an acknowledged write
+ *     has its event, a write cut by the kill has its event exactly when its change is stored, and no
+ *     event names a write that no request made (the event shares the change's transaction).
  * EOA_CRASH_ROUNDS (default 3) kills, EOA_CRASH_WORKERS (default 6) concurrent clients, EOA_CRASH_SEED
  * replays the kill points and the mix of operations.
  */
@@ -76,6 +79,16 @@ interface OwnApp {
 
 const stateKey = (userId: string, appId: string) => `state|${userId}|${appId}`;
 
+/** One write request as the audit log must show it: its event's action, and what its change stores. */
+interface SentWrite {
+  requestId: string;
+  action: string;
+  key: string;
+  value: Outcome;
+  acked: boolean;
+}
+const WRITE_ACTIONS = new Set(['external_oauth_application.create', 'external_oauth_application.rotate_secret', 'external_oauth_application.delete', 'user_state.set']);
+
 test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes, restart, nothing lost or half-written`, async () => {
   const random = prng(SEED);
   const ledger = new Ledger();
@@ -88,6 +101,17 @@ test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes, restart
   let acknowledged = 0;
   let lost = 0;
   const unexpected: string[] = [];
+  const sent = new Map<string, SentWrite>();
+  /** Every request id any round sent: earlier rounds' events stay in the log. */
+  const everSent = new Set<string>();
+  let auditedWrites = 0;
+  /** Records a write about to be sent; its request id goes in x-request-id. */
+  const track = (action: string, key: string, value: Outcome): SentWrite => {
+    const write: SentWrite = { requestId: `crash-${randomBytes(8).toString('hex')}`, action, key, value, acked: false };
+    sent.set(write.requestId, write);
+    everSent.add(write.requestId);
+    return write;
+  };
 
   try {
     for (let round = 1; round <= ROUNDS; round += 1) {
@@ -106,9 +130,11 @@ test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes, restart
               const client_id = `crash/${w}/${randomBytes(5).toString('hex')} %?`;
               const secret = randomSecret();
               ledger.send(appSecretKey(client_id), secret);
-              const reply = await send('POST', '/api/4.0/external_oauth_applications', { name: `crash ${client_id}`, client_id, client_secret: secret, dialect_name: 'snowflake' }, admin);
+              const write = track('external_oauth_application.create', appSecretKey(client_id), secret);
+              const reply = await send('POST', '/api/4.0/external_oauth_applications', { name: `crash ${client_id}`, client_id, client_secret: secret, dialect_name: 'snowflake' }, admin, write.requestId);
               if (reply.statusCode !== 200) throw new Error(`create answered ${reply.statusCode}: ${reply.body}`);
               ledger.ack(appSecretKey(client_id));
+              write.acked = true;
               own.push({ id: JSON.parse(reply.body).id, client_id, userId: users[w % users.length], deleted: false });
             } else {
               const app = live[Math.floor(random() * live.length)];
@@ -117,28 +143,35 @@ test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes, restart
                 const refresh = random() < 0.5 ? randomSecret() : null;
                 const key = stateKey(app.userId, app.id);
                 ledger.send(key, `${access}|${refresh ?? ''}`);
+                const write = track('user_state.set', key, `${access}|${refresh ?? ''}`);
                 const reply = await send(
                   'POST',
                   '/api/4.0/external_oauth_applications/user_state',
                   { user_id: app.userId, oauth_application_id: app.id, access_token: access, access_token_expires_at: '2031-01-01T00:00:00Z', refresh_token: refresh },
                   admin,
+                  write.requestId,
                 );
                 if (reply.statusCode !== 200) throw new Error(`user_state answered ${reply.statusCode}: ${reply.body}`);
                 ledger.ack(key);
+                write.acked = true;
               } else if (roll < 0.92) {
                 const secret = randomSecret();
                 ledger.send(appSecretKey(app.client_id), secret);
-                const reply = await send('PATCH', `/api/4.0/external_oauth_applications/${encodeURIComponent(app.client_id)}`, { client_secret: secret }, admin);
+                const write = track('external_oauth_application.rotate_secret', appSecretKey(app.client_id), secret);
+                const reply = await send('PATCH', `/api/4.0/external_oauth_applications/${encodeURIComponent(app.client_id)}`, { client_secret: secret }, admin, write.requestId);
                 if (reply.statusCode !== 200) throw new Error(`update answered ${reply.statusCode}: ${reply.body}`);
                 ledger.ack(appSecretKey(app.client_id));
+                write.acked = true;
               } else {
                 ledger.send(appSecretKey(app.client_id), ABSENT);
                 ledger.send(stateKey(app.userId, app.id), ABSENT);
                 app.deleted = true;
-                const reply = await send('DELETE', `/api/4.0/external_oauth_applications/${encodeURIComponent(app.client_id)}`, undefined, admin);
+                const write = track('external_oauth_application.delete', appSecretKey(app.client_id), ABSENT);
+                const reply = await send('DELETE', `/api/4.0/external_oauth_applications/${encodeURIComponent(app.client_id)}`, undefined, admin, write.requestId);
                 if (reply.statusCode !== 204) throw new Error(`delete answered ${reply.statusCode}: ${reply.body}`);
                 ledger.ack(appSecretKey(app.client_id));
                 ledger.ack(stateKey(app.userId, app.id));
+                write.acked = true;
               }
             }
             roundAcks += 1;
@@ -165,12 +198,33 @@ test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes, restart
       assert.deepEqual(result.lost, [], `round ${round}: acknowledged writes lost or changed (seed ${SEED})`);
       assert.deepEqual(result.corrupt, [], `round ${round}: half-written or unexplained data (seed ${SEED})`);
 
+      // The audit log against the writes: one event per change, and none without it.
+      const events = await readAuditEvents(storeConfig);
+      const mismatched: string[] = [];
+      for (const write of sent.values()) {
+        const recorded = events.get(write.requestId)?.filter((action) => action === write.action).length ?? 0;
+        const stored = result.stored.get(write.key) ?? ABSENT;
+        // A write cut by the kill either happened (its change is stored) or did not; its event must agree.
+        const happened = write.acked || stored === write.value;
+        if (recorded !== (happened ? 1 : 0)) {
+          mismatched.push(`${write.action} ${write.acked ? 'acknowledged' : 'cut by the kill'}, change ${happened ? 'stored' : 'absent'}, ${recorded} event(s)`);
+        }
+        if (recorded > 0) auditedWrites += 1;
+      }
+      for (const [requestId, actions] of events) {
+        if (!everSent.has(requestId) && actions.some((a) => WRITE_ACTIONS.has(a))) mismatched.push(`an event for request ${requestId}, which no client sent`);
+      }
+      assert.deepEqual(mismatched, [], `round ${round}: the audit log disagrees with the store (seed ${SEED})`);
+      // Judged once: the next round's kill cannot change a past write, and the store has settled on it.
+      sent.clear();
+
       const list = await send('GET', '/api/4.0/external_oauth_applications', undefined, await login(send));
       assert.equal(list.statusCode, 200);
       assert.equal(JSON.parse(list.body).length, result.applications, 'the restarted server lists exactly what is stored');
       console.log(
         `# crash round ${round}: killed after ${killAfterMs} ms, ${roundAcks} writes acknowledged, ` +
-          `${result.applications} applications and ${result.userStates} user states intact after restart`,
+          `${result.applications} applications and ${result.userStates} user states intact after restart, ` +
+          `${events.size} requests in the audit log`,
       );
     }
     // The operator's check of the store after all the crashes, run while the server serves.
@@ -180,7 +234,7 @@ test(`crash safety: ${ROUNDS} rounds of SIGKILL under concurrent writes, restart
   } finally {
     await server.stop();
   }
-  console.log(`# crash safety: ${ROUNDS} rounds, ${acknowledged} writes acknowledged, ${lost} lost, seed ${SEED} (replay: EOA_CRASH_SEED=${SEED})`);
+  console.log(`# crash safety: ${ROUNDS} rounds, ${acknowledged} writes acknowledged, ${lost} lost, ${auditedWrites} writes matched to their audit event, seed ${SEED} (replay: EOA_CRASH_SEED=${SEED})`);
   assert.deepEqual(unexpected, [], `requests failed before the kill (seed ${SEED})`);
   assert.ok(acknowledged > ROUNDS, `writes were acknowledged before the kills (${acknowledged})`);
 });
@@ -223,5 +277,5 @@ async function verify(round: number, config: Parameters<typeof readStore>[0], le
   }
   // Deletes that did happen are now facts for the workers too.
   for (const app of apps.flat()) if (stored.get(appSecretKey(app.client_id)) === undefined) app.deleted = true;
-  return { lost, corrupt, applications: contents.applications, userStates: contents.userStates };
+  return { lost, corrupt, stored, applications: contents.applications, userStates: contents.userStates };
 }

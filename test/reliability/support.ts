@@ -22,12 +22,13 @@ export interface Reply {
 }
 
 /** Sends one request to a running server; every exchange goes to the secret hygiene audit. */
-export type Send = (method: string, url: string, payload?: unknown, token?: string) => Promise<Reply>;
+export type Send = (method: string, url: string, payload?: unknown, token?: string, requestId?: string) => Promise<Reply>;
 
 export function httpClient(baseUrl: string): Send {
-  return async (method, url, payload, token) => {
+  return async (method, url, payload, token, requestId) => {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
+    if (requestId) headers['x-request-id'] = requestId;
     let body: string | undefined;
     if (typeof payload === 'string') {
       headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -45,8 +46,9 @@ export function httpClient(baseUrl: string): Send {
 
 /** The same client over an in-process app (inject, audited by the test helper). */
 export function injectClient(t: TestApp): Send {
-  return async (method, url, payload, token) => {
+  return async (method, url, payload, token, requestId) => {
     const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    if (requestId) headers['x-request-id'] = requestId;
     if (typeof payload === 'string') headers['content-type'] = 'application/x-www-form-urlencoded';
     const response = await t.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload: payload as string }) });
     return { statusCode: response.statusCode, body: response.body };
@@ -148,6 +150,19 @@ export async function readStore(config: Pick<Config, 'databaseUrl' | 'dataDir' |
       .executeTakeFirstOrThrow();
     contents.orphanStates = Number(orphans.n);
     return contents;
+  } finally {
+    await store.close();
+  }
+}
+
+/** The audit log as stored: which actions each request id recorded. */
+export async function readAuditEvents(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'database'>): Promise<Map<string, string[]>> {
+  const store = openStore(config);
+  try {
+    const rows = await store.db.selectFrom('audit_events').select(['request_id', 'action']).execute();
+    const byRequest = new Map<string, string[]>();
+    for (const row of rows) if (row.request_id !== null) byRequest.set(row.request_id, [...(byRequest.get(row.request_id) ?? []), row.action]);
+    return byRequest;
   } finally {
     await store.close();
   }
