@@ -37,6 +37,15 @@ export interface Config {
     corsOrigins: string[];
   };
   logLevel: string;
+  /** The OAuth broker's connect flow (src/oauth/connect.ts). */
+  oauth: {
+    /** Origins (scheme://host[:port]) besides this service's own that `return_to` may name. */
+    returnToOrigins: string[];
+    /** Plain http provider URLs beyond loopback hosts (a test or lab setting, never production). */
+    allowInsecureProviders: boolean;
+    /** The longest any call to an external system may take, answer included. */
+    providerTimeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -93,6 +102,16 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('EOA_PUBLIC_URL must be an absolute http(s) URL');
   }
 
+  const returnToOrigins = read.list('EOA_RETURN_TO_ORIGINS');
+  const badOrigins = returnToOrigins.filter((origin) => originOf(origin) !== origin);
+  if (badOrigins.length > 0) {
+    problems.push(`EOA_RETURN_TO_ORIGINS must list origins such as https://bi.example.com (scheme, host, optional port; no path): ${badOrigins.join(', ')}`);
+  }
+  const allowInsecureProviders = read.string('EOA_ALLOW_INSECURE_PROVIDERS') ?? 'false';
+  if (allowInsecureProviders !== 'true' && allowInsecureProviders !== 'false') {
+    problems.push('EOA_ALLOW_INSECURE_PROVIDERS must be true or false');
+  }
+
   const logLevel = read.string('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -138,10 +157,25 @@ export function loadConfig(env: Env = process.env): Config {
       corsOrigins: read.list('EOA_CORS_ORIGINS'),
     },
     logLevel,
+    oauth: {
+      returnToOrigins,
+      allowInsecureProviders: allowInsecureProviders === 'true',
+      providerTimeoutMs: read.int('EOA_PROVIDER_TIMEOUT_MS', 10_000, 100, 300_000),
+    },
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The origin of an http(s) URL, or null: `https://a.example:8443/x` → `https://a.example:8443`. */
+export function originOf(value: string): string | null {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : null;
+  } catch {
+    return null;
+  }
 }
 
 function parseTrustProxy(raw: string | null, problems: string[]): Config['http']['trustProxy'] {

@@ -1,5 +1,11 @@
 import type { Repositories } from '../store/repositories.ts';
-import type { ExternalOauthApplicationChanges, ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
+import {
+  PROVIDER_COLUMNS,
+  type ExternalOauthApplicationChanges,
+  type ExternalOauthApplicationRecord,
+  type ProviderColumns,
+} from '../store/external-oauth-applications-repository.ts';
+import { providerSettingProblems } from '../oauth/provider.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
 import { conflict, invalid, notFound, type ValidationProblem } from '../http/errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
@@ -24,7 +30,7 @@ const DIALECT_NAME = /^[a-z0-9_]+$/;
  * with fields of the wrong type (the schema reports those), so each rule looks only at a string: the
  * routes join these problems with the schema's into one 422.
  */
-export function applicationRuleProblems(body: unknown, pathClientId?: string): ValidationProblem[] {
+export function applicationRuleProblems(body: unknown, pathClientId?: string, options: ApplicationRuleOptions = {}): ValidationProblem[] {
   if (typeof body !== 'object' || body === null) return [];
   const { name, dialect_name, client_id } = body as Record<string, unknown>;
   const problems: ValidationProblem[] = [];
@@ -41,7 +47,18 @@ export function applicationRuleProblems(body: unknown, pathClientId?: string): V
   if (pathClientId !== undefined && typeof client_id === 'string' && client_id !== pathClientId) {
     problems.push({ field: 'client_id', code: 'invalid', message: 'Must equal the client_id in the path: a client_id cannot be changed.' });
   }
+  problems.push(...providerSettingProblems(body as Record<string, unknown>, options.allowInsecureProviders ?? false));
   return problems;
+}
+
+export interface ApplicationRuleOptions {
+  /** EOA_ALLOW_INSECURE_PROVIDERS: plain http provider URLs beyond loopback hosts. */
+  allowInsecureProviders?: boolean;
+}
+
+/** The provider fields a body sets: undefined leaves one as it is, null clears it. */
+function providerChanges(input: Partial<Record<keyof ProviderColumns, string | null | undefined>>): Partial<ProviderColumns> {
+  return Object.fromEntries(PROVIDER_COLUMNS.filter((c) => input[c] !== undefined).map((c) => [c, input[c]]));
 }
 
 function assertValid(problems: ValidationProblem[]) {
@@ -64,7 +81,7 @@ function view({ client_secret_sealed: _sealed, ...app }: ExternalOauthApplicatio
 const STREAM_PAGE = 1000;
 
 /** Creates and updates go through `writes` (group commit): answered after their own COMMIT, one 409 each. */
-export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher) {
+export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher, rules: ApplicationRuleOptions = {}) {
   const sealClientSecret = (clientId: string, secret: string) => secretBox.seal(secret, clientSecretAad(clientId));
 
   return {
@@ -95,7 +112,7 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
 
     /** The secret is sealed before the insert; the unique indexes decide between concurrent creates. */
     async create(input: CreateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
-      assertValid(applicationRuleProblems(input));
+      assertValid(applicationRuleProblems(input, undefined, rules));
       try {
         const fields = {
           name: input.name.trim(),
@@ -104,6 +121,7 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
           tenant_id: input.tenant_id ?? null,
           dialect_name: input.dialect_name ?? null,
           bi_directional_data_access: input.bi_directional_data_access ?? null,
+          ...providerChanges(input),
         };
         const created = await writes.run((tx) => repos.externalOauthApplications.insert(fields, tx));
         return view(created);
@@ -114,13 +132,14 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
 
     /** Partial update; fields left out keep their value. Sending `client_secret` rotates it. */
     async update(clientId: string, input: UpdateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
-      assertValid(applicationRuleProblems(input, clientId));
+      assertValid(applicationRuleProblems(input, clientId, rules));
       const changes: ExternalOauthApplicationChanges = {
         ...(input.name === undefined ? {} : { name: input.name.trim() }),
         ...(input.client_secret === undefined ? {} : { client_secret_sealed: sealClientSecret(clientId, input.client_secret) }),
         ...(input.tenant_id === undefined ? {} : { tenant_id: input.tenant_id }),
         ...(input.dialect_name === undefined ? {} : { dialect_name: input.dialect_name }),
         ...(input.bi_directional_data_access === undefined ? {} : { bi_directional_data_access: input.bi_directional_data_access }),
+        ...providerChanges(input),
       };
       try {
         const updated = await writes.run((tx) => repos.externalOauthApplications.update(clientId, changes, tx));

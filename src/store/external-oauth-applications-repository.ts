@@ -3,7 +3,29 @@ import type { Database, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool } from './values.ts';
 
-export interface ExternalOauthApplicationFields {
+/** Where the application's external system is (the OAuth broker's settings); every one optional. */
+export interface ProviderColumns {
+  provider_url: string | null;
+  authorization_endpoint: string | null;
+  token_endpoint: string | null;
+  revocation_endpoint: string | null;
+  issuer: string | null;
+  scopes: string | null;
+  token_endpoint_auth_method: string | null;
+}
+
+export const PROVIDER_COLUMNS: ReadonlyArray<keyof ProviderColumns> = [
+  'provider_url',
+  'authorization_endpoint',
+  'token_endpoint',
+  'revocation_endpoint',
+  'issuer',
+  'scopes',
+  'token_endpoint_auth_method',
+];
+
+/** What an insert takes; provider settings left out are null. */
+export interface ExternalOauthApplicationFields extends Partial<ProviderColumns> {
   name: string;
   client_id: string;
   client_secret_sealed: string;
@@ -13,7 +35,7 @@ export interface ExternalOauthApplicationFields {
 }
 
 /** An application as stored; `client_secret_sealed` never leaves the service layer. */
-export interface ExternalOauthApplicationRecord extends ExternalOauthApplicationFields {
+export interface ExternalOauthApplicationRecord extends Omit<ExternalOauthApplicationFields, keyof ProviderColumns>, ProviderColumns {
   id: string;
   created_at: string;
 }
@@ -31,6 +53,13 @@ function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRec
     tenant_id: row.tenant_id,
     dialect_name: row.dialect_name,
     bi_directional_data_access: toNullableBool(row.bi_directional_data_access),
+    provider_url: row.provider_url,
+    authorization_endpoint: row.authorization_endpoint,
+    token_endpoint: row.token_endpoint,
+    revocation_endpoint: row.revocation_endpoint,
+    issuer: row.issuer,
+    scopes: row.scopes,
+    token_endpoint_auth_method: row.token_endpoint_auth_method,
     created_at: toIso(row.created_at),
   };
 }
@@ -38,7 +67,22 @@ function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRec
 export function externalOauthApplicationsRepository(db: Kysely<Database>) {
   // The two hottest statements, compiled once (prepared-query.ts).
   const insertOne = preparedQuery(
-    (name: string, clientId: string, sealed: string, tenantId: string | null, dialect: string | null, biDirectional: number | null, now: string) =>
+    (
+      name: string,
+      clientId: string,
+      sealed: string,
+      tenantId: string | null,
+      dialect: string | null,
+      biDirectional: number | null,
+      now: string,
+      providerUrl: string | null,
+      authorizationEndpoint: string | null,
+      tokenEndpoint: string | null,
+      revocationEndpoint: string | null,
+      issuer: string | null,
+      scopes: string | null,
+      tokenEndpointAuthMethod: string | null,
+    ) =>
       db
         .insertInto('external_oauth_applications')
         .values({
@@ -48,6 +92,13 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
           tenant_id: tenantId,
           dialect_name: dialect,
           bi_directional_data_access: biDirectional,
+          provider_url: providerUrl,
+          authorization_endpoint: authorizationEndpoint,
+          token_endpoint: tokenEndpoint,
+          revocation_endpoint: revocationEndpoint,
+          issuer,
+          scopes,
+          token_endpoint_auth_method: tokenEndpointAuthMethod,
           created_at: now,
           updated_at: now,
         })
@@ -69,6 +120,13 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
         fields.dialect_name,
         fromNullableBool(fields.bi_directional_data_access),
         nowIso(),
+        fields.provider_url ?? null,
+        fields.authorization_endpoint ?? null,
+        fields.token_endpoint ?? null,
+        fields.revocation_endpoint ?? null,
+        fields.issuer ?? null,
+        fields.scopes ?? null,
+        fields.token_endpoint_auth_method ?? null,
       );
       return toRecord(rows[0]);
     },

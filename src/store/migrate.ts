@@ -2,11 +2,13 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import type { Store } from './database.ts';
 import type { Database } from './schema.ts';
 import { initialMigration } from './migrations/001-initial.ts';
+import { oauthProvidersMigration } from './migrations/002-oauth-providers.ts';
 
 /** Migrations in order; names sort, and a name once released never changes. */
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
     '001-initial': initialMigration(store.engine),
+    '002-oauth-providers': oauthProvidersMigration(store.engine),
   };
 }
 

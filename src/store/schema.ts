@@ -63,6 +63,13 @@ export interface ExternalOauthApplicationsTable {
   tenant_id: string | null;
   dialect_name: string | null;
   bi_directional_data_access: NullableBool;
+  provider_url: string | null;
+  authorization_endpoint: string | null;
+  token_endpoint: string | null;
+  revocation_endpoint: string | null;
+  issuer: string | null;
+  scopes: string | null;
+  token_endpoint_auth_method: string | null;
   created_at: Time;
   updated_at: Time;
 }
@@ -78,6 +85,21 @@ export interface OauthApplicationUserStatesTable {
   updated_at: Time;
 }
 
+/** An authorization a user started (`…/authorize`) and the provider has not yet sent back. */
+export interface OauthPendingAuthorizationsTable {
+  /** SHA-256 (base64url) of the `state`; the state itself is never stored. */
+  state_hash: string;
+  user_id: RefId;
+  oauth_application_id: RefId;
+  code_verifier_sealed: string;
+  redirect_uri: string;
+  /** The issuer the authorization response's `iss` must name (RFC 9207), when known. */
+  expected_issuer: string | null;
+  return_to: string | null;
+  created_at: Time;
+  expires_at: Time;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -86,6 +108,7 @@ export interface Database {
   sessions: SessionsTable;
   external_oauth_applications: ExternalOauthApplicationsTable;
   oauth_application_user_states: OauthApplicationUserStatesTable;
+  oauth_pending_authorizations: OauthPendingAuthorizationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

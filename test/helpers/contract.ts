@@ -23,6 +23,8 @@ export const spec: Json = JSON.parse(fs.readFileSync(SPEC_CANDIDATES.find((p) =>
 /** Properties our responses add to Looker's schemas (documented extensions). */
 const EXTENSIONS: Record<string, string[]> = {
   User: ['created_at'],
+  // The OAuth broker's provider settings (docs/oauth-broker.md).
+  ExternalOauthApplication: ['provider_url', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'issuer', 'scopes', 'token_endpoint_auth_method'],
 };
 
 function closeObjects(node: unknown, name?: string): unknown {
