@@ -130,10 +130,20 @@ export async function tokenEndpointCall(
     throw error instanceof ProviderError ? error : new ProviderError('malformed');
   }
   const text = await response.text();
-  const failure = tokenEndpointError(response.status, parseJson(text));
+  const body = parseJson(text);
+  const failure = tokenEndpointError(response.status, body);
   if (failure) throw failure;
+  if (typeof body === 'object' && body !== null) {
+    // The service is an OAuth client, not an OpenID relying party: it asks for no identity and uses none, so
+    // an ID token a provider adds (Databricks with `openid`) is dropped rather than validated.
+    delete (body as Record<string, unknown>).id_token;
+  }
   try {
-    const processed = await oauth.processGenericTokenEndpointResponse(as, oauthClient, new Response(text, { status: 200, headers: response.headers }));
+    const processed = await oauth.processGenericTokenEndpointResponse(
+      as,
+      oauthClient,
+      new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } }),
+    );
     return toTokenSet(processed);
   } catch {
     // oauth4webapi's errors carry the body (tokens included) as their cause: none of it goes further.
