@@ -3,12 +3,14 @@ import type { Store } from './database.ts';
 import type { Database } from './schema.ts';
 import { initialMigration } from './migrations/001-initial.ts';
 import { oauthProvidersMigration } from './migrations/002-oauth-providers.ts';
+import { oauthTokenStateMigration } from './migrations/003-oauth-token-state.ts';
 
 /** Migrations in order; names sort, and a name once released never changes. */
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
     '001-initial': initialMigration(store.engine),
     '002-oauth-providers': oauthProvidersMigration(store.engine),
+    '003-oauth-token-state': oauthTokenStateMigration(store.engine),
   };
 }
 

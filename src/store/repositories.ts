@@ -5,6 +5,7 @@ import { credentialsRepository } from './credentials-repository.ts';
 import { sessionsRepository } from './sessions-repository.ts';
 import { externalOauthApplicationsRepository } from './external-oauth-applications-repository.ts';
 import { userStatesRepository } from './user-states-repository.ts';
+import { tokenStateRepository } from './token-state-repository.ts';
 
 /** Every repository, closing over one database handle. */
 export function createRepositories(db: Kysely<Database>) {
@@ -15,6 +16,7 @@ export function createRepositories(db: Kysely<Database>) {
     sessions: sessionsRepository(db),
     externalOauthApplications: externalOauthApplicationsRepository(db),
     userStates: userStatesRepository(db),
+    tokenStates: tokenStateRepository(db),
   };
 }
 

@@ -72,6 +72,9 @@ export interface ExternalOauthApplicationsTable {
   token_endpoint_auth_method: string | null;
   created_at: Time;
   updated_at: Time;
+  /** The client secret a PATCH replaced, sealed; a fallback until it expires (migration 003). */
+  previous_client_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  previous_client_secret_expires_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
 }
 
 export interface OauthApplicationUserStatesTable {
@@ -83,6 +86,18 @@ export interface OauthApplicationUserStatesTable {
   refresh_token_expires_at: NullableTime;
   created_at: Time;
   updated_at: Time;
+  // Refresh bookkeeping (migration 003, src/oauth/refresh.ts); defaults on insert.
+  /** `active` or `needs_reauth`; `expired` is derived from the times when presented. */
+  status: ColumnType<string, string | undefined, string>;
+  /** Bumped by every token write: a refresh stores its result only over the version it read. */
+  version: ColumnType<string | number, string | number | undefined, string | number>;
+  lease_owner: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_expires_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  last_refreshed_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
+  retry_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
+  token_type: ColumnType<string | null, string | null | undefined, string | null>;
+  scope: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** An authorization a user started (`…/authorize`) and the provider has not yet sent back. */
