@@ -46,6 +46,13 @@ export interface Config {
     /** The longest any call to an external system may take, answer included. */
     providerTimeoutMs: number;
   };
+  /** Handing out users' tokens (src/oauth/refresh.ts). */
+  tokens: {
+    /** An access token expiring within this many seconds is refreshed before it is handed out. */
+    refreshMarginS: number;
+    /** How long a client secret replaced by a PATCH stays usable as a fallback. */
+    secretOverlapS: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -161,6 +168,10 @@ export function loadConfig(env: Env = process.env): Config {
       returnToOrigins,
       allowInsecureProviders: allowInsecureProviders === 'true',
       providerTimeoutMs: read.int('EOA_PROVIDER_TIMEOUT_MS', 10_000, 100, 300_000),
+    },
+    tokens: {
+      refreshMarginS: read.int('EOA_REFRESH_MARGIN_S', 60, 0, 86_400),
+      secretOverlapS: read.int('EOA_SECRET_OVERLAP_S', 7 * 24 * 3600, 0, 365 * 24 * 3600),
     },
   };
 

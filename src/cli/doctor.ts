@@ -17,7 +17,7 @@ export interface DoctorReport {
 const ROWS_PER_BATCH = 500;
 
 function describe(secret: StoredSecret): string {
-  if (secret.column === 'external_oauth_applications.client_secret') {
+  if ('id' in secret.key) {
     return `${secret.column} id=${secret.key.id} client_id=${JSON.stringify(secret.row)}`;
   }
   return `${secret.column} user_id=${secret.key.user_id} oauth_application_id=${secret.key.oauth_application_id}`;

@@ -14,9 +14,14 @@ import type {
   CreateExternalOauthApplicationBody,
   UpdateExternalOauthApplicationBody,
 } from '../schemas/external-oauth-applications.ts';
+import { previousSecretView, rotatedSecretColumns } from './client-secret-rotation.ts';
 
 /** An application as the service hands it out: everything but the sealed secret. */
-export type ExternalOauthApplicationView = Omit<ExternalOauthApplicationRecord, 'client_secret_sealed'>;
+export type ExternalOauthApplicationView = Omit<
+  ExternalOauthApplicationRecord,
+  'client_secret_sealed' | 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'
+> &
+  ReturnType<typeof previousSecretView>;
 
 /** The row-bound additional data of a client secret: a ciphertext copied to another app does not open. */
 export function clientSecretAad(clientId: string): string {
@@ -73,15 +78,22 @@ function taken(error: unknown) {
   return null;
 }
 
-function view({ client_secret_sealed: _sealed, ...app }: ExternalOauthApplicationRecord): ExternalOauthApplicationView {
-  return app;
+function view(record: ExternalOauthApplicationRecord): ExternalOauthApplicationView {
+  const { client_secret_sealed: _sealed, previous_client_secret_sealed: _previous, previous_client_secret_expires_at: _until, ...app } = record;
+  return { ...app, ...previousSecretView(record) };
 }
 
 /** Rows per query when the whole list is streamed: memory stays flat whatever the table holds. */
 const STREAM_PAGE = 1000;
 
 /** Creates and updates go through `writes` (group commit): answered after their own COMMIT, one 409 each. */
-export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher, rules: ApplicationRuleOptions = {}) {
+export function externalOauthApplicationsService(
+  repos: Repositories,
+  secretBox: SecretBox,
+  writes: WriteBatcher,
+  rules: ApplicationRuleOptions = {},
+  rotationOptions: { secretOverlapS: number } = { secretOverlapS: 0 },
+) {
   const sealClientSecret = (clientId: string, secret: string) => secretBox.seal(secret, clientSecretAad(clientId));
 
   return {
@@ -142,7 +154,16 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
         ...providerChanges(input),
       };
       try {
-        const updated = await writes.run((tx) => repos.externalOauthApplications.update(clientId, changes, tx));
+        const updated = await writes.run(async (tx) => {
+          // The secret being replaced stays usable as a fallback for the overlap (client-secret-rotation.ts).
+          // Read in this transaction; two PATCHes racing on PostgreSQL both keep the secret from before them.
+          const current = input.client_secret === undefined ? null : await repos.externalOauthApplications.findByClientId(clientId, tx);
+          const rotation =
+            current && secretBox.open(current.client_secret_sealed, clientSecretAad(clientId)) !== input.client_secret
+              ? rotatedSecretColumns(secretBox, current, rotationOptions.secretOverlapS)
+              : {};
+          return repos.externalOauthApplications.update(clientId, { ...changes, ...rotation }, tx);
+        });
         if (!updated) throw notFound();
         return view(updated);
       } catch (error) {

@@ -18,9 +18,13 @@ export function createServices(deps: { config: Config; store: Store; repos: Repo
     writes,
     sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache }),
     users: usersService(deps.repos, deps.store.engine, tokenCache),
-    externalOauthApplications: externalOauthApplicationsService(deps.repos, deps.secretBox, writes, {
-      allowInsecureProviders: deps.config.oauth.allowInsecureProviders,
-    }),
+    externalOauthApplications: externalOauthApplicationsService(
+      deps.repos,
+      deps.secretBox,
+      writes,
+      { allowInsecureProviders: deps.config.oauth.allowInsecureProviders },
+      { secretOverlapS: deps.config.tokens.secretOverlapS },
+    ),
     userStates: userStatesService(deps.repos, deps.secretBox, writes),
   };
 }

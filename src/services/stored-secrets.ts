@@ -1,6 +1,7 @@
 import type { Repositories } from '../store/repositories.ts';
 import type { SealedCell } from '../store/sealed-values.ts';
 import { clientSecretAad } from './external-oauth-applications.ts';
+import { previousClientSecretAad } from './client-secret-rotation.ts';
 import { userStateTokenAad } from './user-states.ts';
 
 /** One stored secret: where it lives, the additional data it was sealed with, and its sealed form. */
@@ -23,13 +24,27 @@ export async function* storedSecrets(repos: Repositories, rowsPerBatch: number):
   for (;;) {
     const apps = await repos.externalOauthApplications.sealedSecrets(afterId, rowsPerBatch);
     if (apps.length === 0) break;
-    yield apps.map((app) => ({
-      column: 'external_oauth_applications.client_secret' as const,
-      key: { id: app.id },
-      row: app.client_id,
-      aad: clientSecretAad(app.client_id),
-      sealed: app.client_secret_sealed,
-    }));
+    yield apps.flatMap((app): StoredSecret[] => [
+      {
+        column: 'external_oauth_applications.client_secret',
+        key: { id: app.id },
+        row: app.client_id,
+        aad: clientSecretAad(app.client_id),
+        sealed: app.client_secret_sealed,
+      },
+      // The secret a rotation replaced, while it is kept (client-secret-rotation.ts).
+      ...(app.previous_client_secret_sealed === null
+        ? []
+        : [
+            {
+              column: 'external_oauth_applications.previous_client_secret' as const,
+              key: { id: app.id },
+              row: app.client_id,
+              aad: previousClientSecretAad(app.client_id),
+              sealed: app.previous_client_secret_sealed,
+            },
+          ]),
+    ]);
     afterId = apps[apps.length - 1].id;
   }
 

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
-import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool } from './values.ts';
+import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool, toNullableIso } from './values.ts';
 
 /** Where the application's external system is (the OAuth broker's settings); every one optional. */
 export interface ProviderColumns {
@@ -38,9 +38,13 @@ export interface ExternalOauthApplicationFields extends Partial<ProviderColumns>
 export interface ExternalOauthApplicationRecord extends Omit<ExternalOauthApplicationFields, keyof ProviderColumns>, ProviderColumns {
   id: string;
   created_at: string;
+  /** The secret a PATCH replaced, kept as a fallback until its overlap ends (services/client-secret-rotation.ts). */
+  previous_client_secret_sealed: string | null;
+  previous_client_secret_expires_at: string | null;
 }
 
-export type ExternalOauthApplicationChanges = Partial<Omit<ExternalOauthApplicationFields, 'client_id'>>;
+export type ExternalOauthApplicationChanges = Partial<Omit<ExternalOauthApplicationFields, 'client_id'>> &
+  Partial<Pick<ExternalOauthApplicationRecord, 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'>>;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -61,6 +65,8 @@ function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRec
     scopes: row.scopes,
     token_endpoint_auth_method: row.token_endpoint_auth_method,
     created_at: toIso(row.created_at),
+    previous_client_secret_sealed: row.previous_client_secret_sealed,
+    previous_client_secret_expires_at: toNullableIso(row.previous_client_secret_expires_at),
   };
 }
 
@@ -194,12 +200,17 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
     async sealedSecrets(afterId: string, limit: number, tx: Db = db) {
       const rows = await tx
         .selectFrom('external_oauth_applications')
-        .select(['id', 'client_id', 'client_secret_sealed'])
+        .select(['id', 'client_id', 'client_secret_sealed', 'previous_client_secret_sealed'])
         .where('id', '>', afterId)
         .orderBy('id')
         .limit(limit)
         .execute();
-      return rows.map((r) => ({ id: idString(r.id), client_id: r.client_id, client_secret_sealed: r.client_secret_sealed }));
+      return rows.map((r) => ({
+        id: idString(r.id),
+        client_id: r.client_id,
+        client_secret_sealed: r.client_secret_sealed,
+        previous_client_secret_sealed: r.previous_client_secret_sealed,
+      }));
     },
   };
 }

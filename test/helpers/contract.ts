@@ -24,7 +24,18 @@ export const spec: Json = JSON.parse(fs.readFileSync(SPEC_CANDIDATES.find((p) =>
 const EXTENSIONS: Record<string, string[]> = {
   User: ['created_at'],
   // The OAuth broker's provider settings (docs/oauth-broker.md).
-  ExternalOauthApplication: ['provider_url', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'issuer', 'scopes', 'token_endpoint_auth_method'],
+  ExternalOauthApplication: [
+    'provider_url',
+    'authorization_endpoint',
+    'token_endpoint',
+    'revocation_endpoint',
+    'issuer',
+    'scopes',
+    'token_endpoint_auth_method',
+    // Zero-downtime client-secret rotation (docs/tokens.md).
+    'has_previous_client_secret',
+    'previous_client_secret_expires_at',
+  ],
 };
 
 function closeObjects(node: unknown, name?: string): unknown {
