@@ -24,6 +24,7 @@ import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
 import { AccessToken } from './schemas/auth.ts';
 import { CreateCredentialsApi3, CredentialsApi3, Role, User } from './schemas/users.ts';
 import { SHARED_SCHEMAS as EOA_SCHEMAS } from './schemas/external-oauth-applications.ts';
+import { TOKEN_SCHEMAS } from './schemas/external-oauth-tokens.ts';
 import apiRoutes from './api/index.ts';
 import publicRoutes from './api/public.ts';
 import { logoutAlias } from './api/auth.ts';
@@ -44,7 +45,7 @@ export interface BuildOptions {
 }
 
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
-const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS];
+const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...TOKEN_SCHEMAS];
 
 const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -129,7 +130,7 @@ const infrastructure = fp(
 
 const services = fp(
   async (app: FastifyInstance) => {
-    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox }));
+    app.decorate('services', createServices({ config: app.config, store: app.store, repos: app.repos, secretBox: app.secretBox, log: app.log }));
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));

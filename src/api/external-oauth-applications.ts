@@ -181,7 +181,8 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
       config: { access: 'admin' },
     },
     async (request, reply) => {
-      await applications.delete(request.params.client_id);
+      // Through the token service: the users' tokens are revoked at the provider too (external-oauth-tokens.ts).
+      await app.services.externalOauthTokens.deleteApplication(request.params.client_id);
       return noContent(reply);
     },
   );

@@ -13,7 +13,9 @@ export const ERROR_STATUS = {
   validation_failed: 422,
   rate_limited: 429,
   internal: 500,
+  bad_gateway: 502,
   unavailable: 503,
+  gateway_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -30,7 +32,9 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   validation_failed: 'Validation Failed',
   rate_limited: 'Too Many Requests',
   internal: 'An internal error occurred.',
+  bad_gateway: 'Bad Gateway',
   unavailable: 'Service Unavailable',
+  gateway_timeout: 'Gateway Timeout',
 };
 
 export interface ValidationProblem {
@@ -96,5 +100,7 @@ export const ERROR_DOCS: Array<{ status: number; title: string; text: string }> 
   { status: 422, title: 'Validation Failed', text: 'One or more fields are missing or invalid; `errors` lists every problem at once.' },
   { status: 429, title: 'Too Many Requests', text: 'A rate limit was reached; retry after the number of seconds in the Retry-After header.' },
   { status: 500, title: 'Internal error', text: 'An unexpected failure. It is logged with the request id given in the x-request-id header.' },
+  { status: 502, title: 'Bad Gateway', text: "The external system (an application's OAuth provider) could not be reached, failed, or refused the application's client credentials; the stored tokens are unchanged. Retry after the number of seconds in the Retry-After header." },
   { status: 503, title: 'Service Unavailable', text: 'The service is starting, stopping, or cannot reach its database.' },
+  { status: 504, title: 'Gateway Timeout', text: "The external system (an application's OAuth provider) did not answer in time; the stored tokens are unchanged. Retry after the number of seconds in the Retry-After header." },
 ];

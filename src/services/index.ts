@@ -8,24 +8,47 @@ import { usersService } from './users.ts';
 import { externalOauthApplicationsService } from './external-oauth-applications.ts';
 import { userStatesService } from './user-states.ts';
 import { createWriteBatcher } from '../store/write-batcher.ts';
+import { externalOauthTokensService } from './external-oauth-tokens.ts';
+import { providerResolver } from '../oauth/provider.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../oauth/outbound.ts';
 
-export function createServices(deps: { config: Config; store: Store; repos: Repositories; secretBox: SecretBox }) {
+export interface ServiceLog {
+  info(fields: object, message: string): void;
+}
+
+export function createServices(deps: { config: Config; store: Store; repos: Repositories; secretBox: SecretBox; log?: ServiceLog }) {
   // One cache per process, shared by the service that fills it and the one whose changes revoke access.
   const tokenCache = new TokenCache(deps.config.tokenCache);
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
   const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax });
+  // Every call to an external system: bounded in time and size (oauth/outbound.ts).
+  const outbound = { timeoutMs: deps.config.oauth.providerTimeoutMs, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
+  // One per process, so discovery documents are cached once for every flow.
+  const providers = providerResolver({ ...outbound, allowInsecure: deps.config.oauth.allowInsecureProviders });
+  const applications = externalOauthApplicationsService(
+    deps.repos,
+    deps.secretBox,
+    writes,
+    { allowInsecureProviders: deps.config.oauth.allowInsecureProviders },
+    { secretOverlapS: deps.config.tokens.secretOverlapS },
+  );
   return {
     writes,
     sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache }),
     users: usersService(deps.repos, deps.store.engine, tokenCache),
-    externalOauthApplications: externalOauthApplicationsService(
-      deps.repos,
-      deps.secretBox,
-      writes,
-      { allowInsecureProviders: deps.config.oauth.allowInsecureProviders },
-      { secretOverlapS: deps.config.tokens.secretOverlapS },
-    ),
+    externalOauthApplications: applications,
     userStates: userStatesService(deps.repos, deps.secretBox, writes),
+    providers,
+    externalOauthTokens: externalOauthTokensService({
+      repos: deps.repos,
+      secretBox: deps.secretBox,
+      writes,
+      providers,
+      outbound,
+      refreshMarginS: deps.config.tokens.refreshMarginS,
+      deleteApplication: (clientId) => applications.delete(clientId),
+      log: (event) => deps.log?.info(event, 'token revocation at the provider'),
+    }),
   };
 }
 

@@ -104,6 +104,11 @@ export function auditExchange(request: { method: string; url: string; payload?: 
       auditSecret(`response ${field}`, value, { kind: 'response', responseId });
     }
   }
+  // The broker's access_token answer is the one response that may carry a user's access token (only that).
+  if (request.method.toUpperCase() === 'POST' && /\/external_oauth_applications\/[^/]+\/access_token$/.test(path)) {
+    const answer = safeJson(response.body) as { access_token?: unknown } | null;
+    auditSecret('broker access_token answer', answer?.access_token, { kind: 'response', responseId });
+  }
 }
 
 function secretFields(payload: unknown): Array<[string, unknown]> {
