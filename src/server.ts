@@ -27,6 +27,8 @@ import { SHARED_SCHEMAS as EOA_SCHEMAS } from './schemas/external-oauth-applicat
 import { TOKEN_SCHEMAS } from './schemas/external-oauth-tokens.ts';
 import apiRoutes from './api/index.ts';
 import publicRoutes from './api/public.ts';
+import { callbackRoutes } from './api/external-oauth-connect.ts';
+import { CONNECT_SCHEMAS } from './schemas/external-oauth-connect.ts';
 import { logoutAlias } from './api/auth.ts';
 
 declare module 'fastify' {
@@ -45,7 +47,7 @@ export interface BuildOptions {
 }
 
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
-const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...TOKEN_SCHEMAS];
+const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...CONNECT_SCHEMAS, ...TOKEN_SCHEMAS];
 
 const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -101,6 +103,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(loginGuard);
   // Layer 3: routes.
   await app.register(publicRoutes);
+  await app.register(callbackRoutes);
   await app.register(apiRoutes, { prefix: '/api/4.0' });
   await app.register(logoutAlias, { prefix: '/api' });
   return app;
@@ -134,6 +137,8 @@ const services = fp(
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
+      // Pending OAuth authorizations live ten minutes; the callback refuses expired ones, this reclaims them.
+      app.services.oauthConnect.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired OAuth authorizations failed'));
     }, SESSION_PURGE_INTERVAL_MS).unref();
     app.addHook('onClose', async () => clearInterval(purge));
   },

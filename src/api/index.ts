@@ -3,6 +3,7 @@ import authRoutes from './auth.ts';
 import usersRoutes from './users.ts';
 import rolesRoutes from './roles.ts';
 import externalOauthApplicationsRoutes from './external-oauth-applications.ts';
+import { authorizeRoutes } from './external-oauth-connect.ts';
 import externalOauthTokensRoutes from './external-oauth-tokens.ts';
 
 /** Everything under /api/4.0, one module per Looker resource. */
@@ -11,5 +12,6 @@ export default async function apiRoutes(app: FastifyInstance) {
   await app.register(usersRoutes);
   await app.register(rolesRoutes);
   await app.register(externalOauthApplicationsRoutes);
+  await app.register(authorizeRoutes);
   await app.register(externalOauthTokensRoutes);
 }

@@ -1,8 +1,11 @@
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** Query parameters whose values never reach a log line (login still accepts credentials there). */
-const SECRET_PARAMS = /^(client_secret|client_id|access_token|refresh_token|token|code)$/i;
+/**
+ * Query parameters whose values never reach a log line: login still accepts credentials there, and the
+ * OAuth callback (/external_oauth/redirect) carries the authorization code and the state.
+ */
+const SECRET_PARAMS = /^(client_secret|client_id|access_token|refresh_token|token|code|state)$/i;
 
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');

@@ -9,6 +9,7 @@ import { externalOauthApplicationsService } from './external-oauth-applications.
 import { userStatesService } from './user-states.ts';
 import { createWriteBatcher } from '../store/write-batcher.ts';
 import { externalOauthTokensService } from './external-oauth-tokens.ts';
+import { oauthConnectService } from './oauth-connect.ts';
 import { providerResolver } from '../oauth/provider.ts';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../oauth/outbound.ts';
 
@@ -39,6 +40,7 @@ export function createServices(deps: { config: Config; store: Store; repos: Repo
     externalOauthApplications: applications,
     userStates: userStatesService(deps.repos, deps.secretBox, writes),
     providers,
+    oauthConnect: oauthConnectService({ config: deps.config, repos: deps.repos, secretBox: deps.secretBox, writes, providers }),
     externalOauthTokens: externalOauthTokensService({
       repos: deps.repos,
       secretBox: deps.secretBox,

@@ -5,6 +5,7 @@ import { credentialsRepository } from './credentials-repository.ts';
 import { sessionsRepository } from './sessions-repository.ts';
 import { externalOauthApplicationsRepository } from './external-oauth-applications-repository.ts';
 import { userStatesRepository } from './user-states-repository.ts';
+import { pendingAuthorizationsRepository } from './pending-authorizations-repository.ts';
 import { tokenStateRepository } from './token-state-repository.ts';
 
 /** Every repository, closing over one database handle. */
@@ -16,6 +17,7 @@ export function createRepositories(db: Kysely<Database>) {
     sessions: sessionsRepository(db),
     externalOauthApplications: externalOauthApplicationsRepository(db),
     userStates: userStatesRepository(db),
+    pendingAuthorizations: pendingAuthorizationsRepository(db),
     tokenStates: tokenStateRepository(db),
   };
 }
