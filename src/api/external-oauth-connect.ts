@@ -38,6 +38,10 @@ export async function authorizeRoutes(fastify: FastifyInstance) {
         response: { 200: Type.Ref('OAuthAuthorization'), ...errorResponses(413, 422, 502, 504) },
       },
       config: { access: 'user' },
+      // No body means no return_to, not a malformed request; a JSON `null` is still the wrong type (400).
+      preValidation: async (request) => {
+        if (request.body === undefined) request.body = {};
+      },
     },
     async (request, reply) => {
       // The URL carries the state: no cache may keep it.

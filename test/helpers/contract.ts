@@ -80,11 +80,34 @@ export function assertSchema(name: string, body: unknown) {
   assert.ok(validate(body), `${name} mismatch: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
 }
 
-function findOperation(operationId: string): Json {
-  for (const methods of Object.values(spec.paths as Record<string, Json>)) {
-    for (const op of Object.values(methods)) if ((op as Json).operationId === operationId) return op as Json;
+/**
+ * The OpenAPI document the service serves, for our own operations (the OAuth broker's), which Looker's
+ * excerpt does not hold: they are held against the schemas we publish, closed the same way. A test file
+ * that checks one of ours calls this once with `app.swagger()`; Looker's operations still go by the excerpt.
+ */
+let served: Json | null = null;
+
+export function useServedDocument(document: object) {
+  if (served) return;
+  served = document as Json;
+  const ours = ((served.components as { schemas?: Json } | undefined)?.schemas ?? {}) as Json;
+  for (const [name, schema] of Object.entries(ours)) {
+    if (!(name in schemas)) ajv.addSchema(closeObjects(schema, name) as object, `#/components/schemas/${name}`);
   }
-  throw new Error(`no operation ${operationId} in the excerpt spec`);
+}
+
+function findOperation(operationId: string): Json {
+  for (const document of [spec, ...(served ? [served] : [])]) {
+    for (const methods of Object.values(document.paths as Record<string, Json>)) {
+      for (const op of Object.values(methods)) if ((op as Json).operationId === operationId) return op as Json;
+    }
+  }
+  throw new Error(`no operation ${operationId} in the excerpt spec${served ? ' or the served document' : ' (ours? call useServedDocument first)'}`);
+}
+
+/** The documented responses of an operation, Looker's or ours. */
+export function documentedResponses(operationId: string): Json {
+  return findOperation(operationId).responses as Json;
 }
 
 /**
