@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { ADMIN, bearer, buildTestApp, json, loginToken, testConfig, type TestApp } from '../helpers/app.ts';
-import { assertResponse } from '../helpers/contract.ts';
+import { assertResponse, useServedDocument } from '../helpers/contract.ts';
 import { tokenDigest } from '../../src/crypto/password.ts';
 import { buildServer } from '../../src/server.ts';
 import { FOUNDATION_ROUTES, describeRoute, type RouteIds } from './foundation-routes.ts';
@@ -283,6 +283,8 @@ describe('who may call what (generated for every route)', () => {
   let victim: Awaited<ReturnType<typeof createUser>>;
   before(async () => {
     t = await buildTestApp();
+    // The broker's own operations are held against the document the service serves.
+    useServedDocument(t.app.swagger());
     member = await t.newUser();
     victim = await createUser(t, ['2']);
   });
