@@ -17,6 +17,8 @@ export interface DoctorReport {
 const ROWS_PER_BATCH = 500;
 
 function describe(secret: StoredSecret): string {
+  // A pending authorization is named by its user and application (secret.row), not by its state's hash.
+  if ('state_hash' in secret.key) return `${secret.column} ${secret.row}`;
   if ('id' in secret.key) {
     return `${secret.column} id=${secret.key.id} client_id=${JSON.stringify(secret.row)}`;
   }

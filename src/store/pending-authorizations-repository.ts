@@ -42,6 +42,18 @@ export function pendingAuthorizationsRepository(db: Kysely<Database>) {
       };
     },
 
+    /** Sealed verifiers in state-hash order after `afterHash`, for `doctor` and key rotation. */
+    async sealedVerifiers(afterHash: string, limit: number, tx: Db = db) {
+      const rows = await tx
+        .selectFrom('oauth_pending_authorizations')
+        .select(['state_hash', 'user_id', 'oauth_application_id', 'code_verifier_sealed'])
+        .where('state_hash', '>', afterHash)
+        .orderBy('state_hash')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ ...r, user_id: idString(r.user_id), oauth_application_id: idString(r.oauth_application_id) }));
+    },
+
     /** Removes every authorization that expired before `now`; returns how many. */
     async purgeExpired(now: string = nowIso(), tx: Db = db): Promise<number> {
       const result = await tx.deleteFrom('oauth_pending_authorizations').where('expires_at', '<', now).executeTakeFirst();

@@ -8,7 +8,8 @@ export type SealedCell =
   | {
       column: 'oauth_application_user_states.access_token' | 'oauth_application_user_states.refresh_token';
       key: { user_id: string; oauth_application_id: string };
-    };
+    }
+  | { column: 'oauth_pending_authorizations.code_verifier'; key: { state_hash: string } };
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -23,6 +24,15 @@ export async function replaceSealedValue(db: Db, cell: SealedCell, expected: str
     const key = cell.key as { user_id: string; oauth_application_id: string };
     return db.updateTable('oauth_application_user_states').where('user_id', '=', key.user_id).where('oauth_application_id', '=', key.oauth_application_id);
   };
+  if (cell.column === 'oauth_pending_authorizations.code_verifier') {
+    const result = await db
+      .updateTable('oauth_pending_authorizations')
+      .set({ code_verifier_sealed: next })
+      .where('state_hash', '=', cell.key.state_hash)
+      .where('code_verifier_sealed', '=', expected)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
   const query =
     cell.column === 'external_oauth_applications.client_secret'
       ? apps().set({ client_secret_sealed: next }).where('client_secret_sealed', '=', expected)

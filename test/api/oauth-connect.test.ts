@@ -1,7 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
+import { TEST_MASTER_KEY, bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
+import { checkStoredSecrets } from '../../src/cli/doctor.ts';
+import { rotateKeys } from '../../src/cli/keys-rotate.ts';
+import { SecretBox, parseMasterKeys } from '../../src/crypto/secret-box.ts';
 import { assertResponse, useServedDocument } from '../helpers/contract.ts';
 
 /**
@@ -132,5 +135,32 @@ describe('authorize without EOA_PUBLIC_URL', () => {
     assertResponse('authorize_external_oauth_application', response);
     assert.match(json(response).errors[0].message, /EOA_PUBLIC_URL/);
     assert.equal((await t.app.store.db.selectFrom('oauth_pending_authorizations').selectAll().execute()).length, 0);
+  });
+});
+
+describe('pending authorizations and the master key', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp({ EOA_PUBLIC_URL: PUBLIC_URL });
+  });
+  after(() => t.close());
+
+  test('doctor checks the sealed verifiers of flows in progress, and keys rotate re-seals them', async () => {
+    const app = json(await t.inject({ method: 'POST', url: APPS, headers: bearer(t.adminToken), payload: { name: 'n', client_id: 'c', client_secret: secret(), dialect_name: 'snowflake', provider_url: 'https://a.snowflakecomputing.com' } }));
+    assert.equal((await t.inject({ method: 'POST', url: `${APPS}/${app.client_id}/authorize`, headers: bearer(t.adminToken) })).statusCode, 200);
+    const oldBox = t.app.secretBox;
+    const before = await checkStoredSecrets(t.app.repos, oldBox);
+    assert.deepEqual(before.failures, []);
+    assert.equal(before.checked, 2, 'the client secret and one verifier');
+
+    const newKey = { id: 'next', key: randomBytes(32) };
+    const both = new SecretBox([newKey, ...parseMasterKeys(TEST_MASTER_KEY)]);
+    const report = await rotateKeys(t.app.store, both, { batchSize: 10, pauseMs: 0 });
+    assert.equal(report.remaining, 0);
+    const [row] = await t.app.store.db.selectFrom('oauth_pending_authorizations').selectAll().execute();
+    assert.ok(row.code_verifier_sealed.startsWith('v1.next.'), 'the verifier is under the new key');
+    assert.deepEqual((await checkStoredSecrets(t.app.repos, new SecretBox([newKey]))).failures, [], 'the old key can go');
+    const broken = await checkStoredSecrets(t.app.repos, new SecretBox(parseMasterKeys(TEST_MASTER_KEY)));
+    assert.ok(broken.failures.some((f) => /^oauth_pending_authorizations\.code_verifier pending authorization of user 1/.test(f)), broken.failures.join('\n'));
   });
 });
