@@ -196,7 +196,14 @@ export function tokenRefresher(options: RefresherOptions) {
         const owner = `${options.instanceId}:${(leases += 1)}`;
         const until = new Date(now + options.leaseMs).toISOString();
         if (await writes.run((tx) => states.acquireLease(row, owner, until, tx))) {
-          const result = await refreshAsHolder(row, owner, row.lease_owner !== null, call);
+          let result: FreshToken | null;
+          try {
+            result = await refreshAsHolder(row, owner, row.lease_owner !== null, call);
+          } catch (error) {
+            // As for those who come later: a token that has not yet expired still works.
+            if (error instanceof RefreshUnavailable && expiresIn(row.access_token_expires_at, Date.now()) > 0) return present(row);
+            throw error;
+          }
           if (result) return result;
           seenVersion = null;
         }
@@ -210,13 +217,12 @@ export function tokenRefresher(options: RefresherOptions) {
 
   return {
     /**
-     * The user's access token, refreshed first if it expires within the margin. Throws NeedsReauth,
-     * RefreshUnavailable or StateGone; null when the user has no state for the application.
+     * The access token of the state just read, refreshed first if it expires within the margin. Throws
+     * NeedsReauth, RefreshUnavailable or StateGone.
      */
-    async freshToken(key: TokenStateKey, call: RefreshCall): Promise<FreshToken | null> {
-      const row = await states.find(key);
-      if (!row) return null;
+    async freshToken(row: TokenStateRow, call: RefreshCall): Promise<FreshToken> {
       if (fresh(row, Date.now())) return present(row);
+      const key = { user_id: row.user_id, oauth_application_id: row.oauth_application_id };
       return flights.run(`${key.user_id}:${key.oauth_application_id}`, () => attempt(key, call));
     },
 

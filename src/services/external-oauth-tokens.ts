@@ -157,16 +157,17 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
     /** The user's access token, refreshed first when it expires within the margin. */
     async accessToken(caller: Caller, clientId: string, userId?: string): Promise<FreshToken> {
       const user = targetUser(caller, userId);
-      const app = await application(clientId);
-      const key = { user_id: user, oauth_application_id: app.id };
+      // One query for the hot path; the application itself is read only when a refresh needs it.
+      const { applicationId, state } = await repos.tokenStates.findByClientId(user, clientId);
+      if (applicationId === null || state === null) throw notFound();
       try {
-        const token = await refresher.freshToken(key, async (refreshToken) => {
+        return await refresher.freshToken(state, async (refreshToken) => {
+          const app = await repos.externalOauthApplications.findById(applicationId);
+          if (!app) throw new StateGone();
           const provider = await providers.resolve(app);
           const secrets = secretsOf(app);
           return withSecretFallback(secrets, (clientSecret) => refreshGrant(provider, { clientId: app.client_id, clientSecret }, refreshToken, outbound));
         });
-        if (!token) throw notFound();
-        return token;
       } catch (error) {
         throw toApiError(error);
       }

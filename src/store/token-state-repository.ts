@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.ts';
+import { preparedQuery } from './prepared-query.ts';
 import { idString, isId, nowIso, toIso, toNullableIso } from './values.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -83,8 +84,29 @@ export interface RefreshedTokens {
 export function tokenStateRepository(db: Kysely<Database>) {
   const byKey = <Q extends { where: (...args: any[]) => any }>(query: Q, key: TokenStateKey): Q =>
     query.where('user_id', '=', key.user_id).where('oauth_application_id', '=', key.oauth_application_id);
+  // The hot path of every token read, compiled once (prepared-query.ts): the application by client_id and
+  // the user's state for it, in one statement.
+  const byClientId = preparedQuery((userId: string, clientId: string) =>
+    db
+      .selectFrom('external_oauth_applications as a')
+      .leftJoin('oauth_application_user_states as s', (join) => join.onRef('s.oauth_application_id', '=', 'a.id').on('s.user_id', '=', userId))
+      .selectAll('s')
+      .select('a.id as application_id')
+      .where('a.client_id', '=', clientId),
+  );
 
   return {
+    /**
+     * The application with this client_id (its id, or null when there is none) and the user's state for
+     * it (null when they have none): what a token read needs first, in one query.
+     */
+    async findByClientId(userId: string, clientId: string, tx: Db = db): Promise<{ applicationId: string | null; state: TokenStateRow | null }> {
+      if (!isId(userId)) return { applicationId: null, state: null };
+      const [row] = (await byClientId(tx, userId, clientId)).rows;
+      if (!row) return { applicationId: null, state: null };
+      return { applicationId: idString(row.application_id), state: row.user_id === null ? null : toState(row as NonNullable<Row>) };
+    },
+
     async find(key: TokenStateKey, tx: Db = db): Promise<TokenStateRow | null> {
       if (!isId(key.user_id) || !isId(key.oauth_application_id)) return null;
       const row = await byKey(selectState(tx), key).executeTakeFirst();
