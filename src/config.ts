@@ -45,6 +45,22 @@ export interface Config {
   metrics: { port: number | null; token: string | null };
   /** How long start-up waits for the database to answer before giving up (store/wait-for-database.ts). */
   databaseWaitS: number;
+  /** The OAuth broker's connect flow (src/oauth/connect.ts). */
+  oauth: {
+    /** Origins (scheme://host[:port]) besides this service's own that `return_to` may name. */
+    returnToOrigins: string[];
+    /** Plain http provider URLs beyond loopback hosts (a test or lab setting, never production). */
+    allowInsecureProviders: boolean;
+    /** The longest any call to an external system may take, answer included. */
+    providerTimeoutMs: number;
+  };
+  /** Handing out users' tokens (src/oauth/refresh.ts). */
+  tokens: {
+    /** An access token expiring within this many seconds is refreshed before it is handed out. */
+    refreshMarginS: number;
+    /** How long a client secret replaced by a PATCH stays usable as a fallback. */
+    secretOverlapS: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -101,6 +117,16 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('EOA_PUBLIC_URL must be an absolute http(s) URL');
   }
 
+  const returnToOrigins = read.list('EOA_RETURN_TO_ORIGINS');
+  const badOrigins = returnToOrigins.filter((origin) => originOf(origin) !== origin);
+  if (badOrigins.length > 0) {
+    problems.push(`EOA_RETURN_TO_ORIGINS must list origins such as https://bi.example.com (scheme, host, optional port; no path): ${badOrigins.join(', ')}`);
+  }
+  const allowInsecureProviders = read.string('EOA_ALLOW_INSECURE_PROVIDERS') ?? 'false';
+  if (allowInsecureProviders !== 'true' && allowInsecureProviders !== 'false') {
+    problems.push('EOA_ALLOW_INSECURE_PROVIDERS must be true or false');
+  }
+
   const logLevel = read.string('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -154,6 +180,15 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     metrics: { port: metricsPort, token: metricsToken },
     databaseWaitS: read.int('EOA_DB_WAIT_S', 60, 0, 3600),
+    oauth: {
+      returnToOrigins,
+      allowInsecureProviders: allowInsecureProviders === 'true',
+      providerTimeoutMs: read.int('EOA_PROVIDER_TIMEOUT_MS', 10_000, 100, 300_000),
+    },
+    tokens: {
+      refreshMarginS: read.int('EOA_REFRESH_MARGIN_S', 60, 0, 86_400),
+      secretOverlapS: read.int('EOA_SECRET_OVERLAP_S', 7 * 24 * 3600, 0, 365 * 24 * 3600),
+    },
   };
   if (metricsPort !== null && metricsPort !== 0 && metricsPort === config.port) {
     problems.push('EOA_METRICS_PORT must differ from PORT (use EOA_METRICS_TOKEN to serve /metrics on the main port)');
@@ -161,6 +196,16 @@ export function loadConfig(env: Env = process.env): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The origin of an http(s) URL, or null: `https://a.example:8443/x` → `https://a.example:8443`. */
+export function originOf(value: string): string | null {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : null;
+  } catch {
+    return null;
+  }
 }
 
 function parseTrustProxy(raw: string | null, problems: string[]): Config['http']['trustProxy'] {

@@ -40,8 +40,11 @@ import { AccessToken } from './schemas/auth.ts';
 import { CreateCredentialsApi3, CredentialsApi3, Role, User } from './schemas/users.ts';
 import { SHARED_SCHEMAS as EOA_SCHEMAS } from './schemas/external-oauth-applications.ts';
 import { SHARED_SCHEMAS as AUDIT_SCHEMAS } from './schemas/audit-events.ts';
+import { TOKEN_SCHEMAS } from './schemas/external-oauth-tokens.ts';
 import apiRoutes from './api/index.ts';
 import publicRoutes from './api/public.ts';
+import { callbackRoutes } from './api/external-oauth-connect.ts';
+import { CONNECT_SCHEMAS } from './schemas/external-oauth-connect.ts';
 import { logoutAlias } from './api/auth.ts';
 
 declare module 'fastify' {
@@ -66,7 +69,7 @@ export interface BuildOptions {
 }
 
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
-const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...AUDIT_SCHEMAS];
+const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...CONNECT_SCHEMAS, ...TOKEN_SCHEMAS, ...AUDIT_SCHEMAS];
 
 const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -137,6 +140,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(loginGuard);
   // Layer 3: routes.
   await app.register(publicRoutes);
+  await app.register(callbackRoutes);
   await app.register(apiRoutes, { prefix: '/api/4.0' });
   await app.register(logoutAlias, { prefix: '/api' });
   await app.register(apiReference);
@@ -186,6 +190,7 @@ const services = fp(
         repos: app.repos,
         secretBox: app.secretBox,
         metrics: app.metrics,
+        log: app.log,
         onBackgroundError: (error) => app.log.warn({ err: error }, 'writing a failed-login audit event failed'),
       }),
     );
@@ -193,6 +198,8 @@ const services = fp(
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
       app.services.audit.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired audit events failed'));
+      // Pending OAuth authorizations live ten minutes; the callback refuses expired ones, this reclaims them.
+      app.services.oauthConnect.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired OAuth authorizations failed'));
     }, SESSION_PURGE_INTERVAL_MS).unref();
     // Failed logins past the first few are counted; their summary event is written when the window ends.
     const flushFailedLogins = setInterval(() => {

@@ -132,3 +132,14 @@ test('numbers must be whole and in range', () => {
   }
   assert.equal(loadConfig({ PORT: '0' }).port, 0);
 });
+
+test('the OAuth connect settings: defaults, parsing, and every problem named', () => {
+  const defaults = loadConfig({}).oauth;
+  assert.deepEqual(defaults, { returnToOrigins: [], allowInsecureProviders: false, providerTimeoutMs: 10_000 });
+  const set = loadConfig({ EOA_RETURN_TO_ORIGINS: 'https://bi.example.com, http://127.0.0.1:3000', EOA_ALLOW_INSECURE_PROVIDERS: 'true', EOA_PROVIDER_TIMEOUT_MS: '2500' }).oauth;
+  assert.deepEqual(set, { returnToOrigins: ['https://bi.example.com', 'http://127.0.0.1:3000'], allowInsecureProviders: true, providerTimeoutMs: 2500 });
+  const problems = problemsOf({ EOA_RETURN_TO_ORIGINS: 'https://bi.example.com/path,ftp://x', EOA_ALLOW_INSECURE_PROVIDERS: 'yes', EOA_PROVIDER_TIMEOUT_MS: '5' });
+  for (const pattern of [/EOA_RETURN_TO_ORIGINS.*https:\/\/bi\.example\.com\/path, ftp:\/\/x/, /EOA_ALLOW_INSECURE_PROVIDERS must be true or false/, /EOA_PROVIDER_TIMEOUT_MS must be a whole number from 100/]) {
+    assert.ok(problems.some((p) => pattern.test(p)), `${pattern} in:\n${problems.join('\n')}`);
+  }
+});

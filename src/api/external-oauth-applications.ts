@@ -33,6 +33,15 @@ function present(caller: Caller, app: ExternalOauthApplicationView) {
     tenant_id: app.tenant_id,
     dialect_name: app.dialect_name,
     bi_directional_data_access: app.bi_directional_data_access,
+    provider_url: app.provider_url,
+    authorization_endpoint: app.authorization_endpoint,
+    token_endpoint: app.token_endpoint,
+    revocation_endpoint: app.revocation_endpoint,
+    issuer: app.issuer,
+    scopes: app.scopes,
+    token_endpoint_auth_method: app.token_endpoint_auth_method,
+    has_previous_client_secret: app.has_previous_client_secret,
+    previous_client_secret_expires_at: app.previous_client_secret_expires_at,
     created_at: app.created_at,
   };
 }
@@ -71,6 +80,7 @@ async function* jsonArray<T>(items: AsyncIterable<T>, serialize: (item: T) => st
 export default async function externalOauthApplicationsRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const applications = app.services.externalOauthApplications;
+  const ruleOptions = { allowInsecureProviders: app.config.oauth.allowInsecureProviders };
 
   app.get(
     PATH,
@@ -113,7 +123,7 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
       },
       config: { access: 'admin' },
       attachValidation: true,
-      preHandler: rejectWith((request) => applicationRuleProblems(request.body)),
+      preHandler: rejectWith((request) => applicationRuleProblems(request.body, undefined, ruleOptions)),
     },
     async (request) => present(callerOf(request), await applications.create(request.body)),
   );
@@ -153,7 +163,7 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
       },
       config: { access: 'admin' },
       attachValidation: true,
-      preHandler: rejectWith((request) => applicationRuleProblems(request.body, (request.params as { client_id: string }).client_id)),
+      preHandler: rejectWith((request) => applicationRuleProblems(request.body, (request.params as { client_id: string }).client_id, ruleOptions)),
     },
     async (request) => present(callerOf(request), await applications.update(request.params.client_id, request.body)),
   );
@@ -172,7 +182,8 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
       config: { access: 'admin' },
     },
     async (request, reply) => {
-      await applications.delete(request.params.client_id);
+      // Through the token service: the users' tokens are revoked at the provider too (external-oauth-tokens.ts).
+      await app.services.externalOauthTokens.deleteApplication(request.params.client_id);
       return noContent(reply);
     },
   );

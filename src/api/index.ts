@@ -4,6 +4,8 @@ import usersRoutes from './users.ts';
 import rolesRoutes from './roles.ts';
 import externalOauthApplicationsRoutes from './external-oauth-applications.ts';
 import auditEventsRoutes from './audit-events.ts';
+import { authorizeRoutes } from './external-oauth-connect.ts';
+import externalOauthTokensRoutes from './external-oauth-tokens.ts';
 
 /** Everything under /api/4.0, one module per Looker resource (and one for our audit log). */
 export default async function apiRoutes(app: FastifyInstance) {
@@ -12,4 +14,6 @@ export default async function apiRoutes(app: FastifyInstance) {
   await app.register(rolesRoutes);
   await app.register(externalOauthApplicationsRoutes);
   await app.register(auditEventsRoutes);
+  await app.register(authorizeRoutes);
+  await app.register(externalOauthTokensRoutes);
 }

@@ -23,7 +23,9 @@ const ROWS_PER_BATCH = 500;
 const MAX_EXAMPLES = 10;
 
 function describe(secret: StoredSecret): string {
-  if (secret.column === 'external_oauth_applications.client_secret') {
+  // A pending authorization is named by its user and application (secret.row), not by its state's hash.
+  if ('state_hash' in secret.key) return `${secret.column} ${secret.row}`;
+  if ('id' in secret.key) {
     return `${secret.column} id=${secret.key.id} client_id=${JSON.stringify(secret.row)}`;
   }
   return `${secret.column} user_id=${secret.key.user_id} oauth_application_id=${secret.key.oauth_application_id}`;

@@ -15,8 +15,10 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   headers_too_large: 431,
   internal: 500,
+  bad_gateway: 502,
   unavailable: 503,
   store_unavailable: 503,
+  gateway_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -35,8 +37,10 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   rate_limited: 'Too Many Requests',
   headers_too_large: 'Request header fields too large',
   internal: 'An internal error occurred.',
+  bad_gateway: 'Bad Gateway',
   unavailable: 'Service Unavailable',
   store_unavailable: 'Service Unavailable',
+  gateway_timeout: 'Gateway Timeout',
 };
 
 export interface ValidationProblem {
@@ -104,5 +108,7 @@ export const ERROR_DOCS: Array<{ status: number; title: string; text: string }> 
   { status: 429, title: 'Too Many Requests', text: 'A rate limit was reached; retry after the number of seconds in the Retry-After header.' },
   { status: 431, title: 'Request header fields too large', text: 'The request headers are over the size limit; the connection is closed.' },
   { status: 500, title: 'Internal error', text: 'An unexpected failure. It is logged with the request id given in the x-request-id header.' },
+  { status: 502, title: 'Bad Gateway', text: "The external system (an application's OAuth provider) could not be reached, failed, or refused the application's client credentials; the stored tokens are unchanged. Retry after the number of seconds in the Retry-After header." },
   { status: 503, title: 'Service Unavailable', text: 'The service is stopping, cannot reach its database, or its database is out of space; retry after the number of seconds in the Retry-After header.' },
+  { status: 504, title: 'Gateway Timeout', text: "The external system (an application's OAuth provider) did not answer in time; the stored tokens are unchanged. Retry after the number of seconds in the Retry-After header." },
 ];

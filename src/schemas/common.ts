@@ -54,6 +54,8 @@ const ERROR_RESPONSE = {
   422: Type.Ref('ValidationError', { description: 'Validation Error' }),
   429: Type.Ref('Error', { description: 'Too Many Requests' }),
   500: Type.Ref('Error', { description: 'Internal error' }),
+  502: Type.Ref('Error', { description: "The external system (an application's OAuth provider) failed or could not be reached" }),
+  504: Type.Ref('Error', { description: "The external system (an application's OAuth provider) did not answer in time" }),
 } as const;
 
 type ErrorStatus = keyof typeof ERROR_RESPONSE;

@@ -1,6 +1,37 @@
 import { Type, type Static } from 'typebox';
 import { Can, DateTime, LimitQuery, Nullable, OffsetQuery } from './common.ts';
 
+/**
+ * Ours, beyond Looker: where the application's external system is, for the OAuth broker. All optional;
+ * null clears one. Read `docs/oauth-broker.md` for how they combine (explicit > discovery > preset).
+ */
+const PROVIDER_FIELDS = {
+  provider_url: "The external system's base URL, e.g. https://acme-xy12345.snowflakecomputing.com (with dialect_name snowflake or databricks, the endpoints follow from it).",
+  authorization_endpoint: 'The authorization endpoint (full URL); wins over discovery and presets.',
+  token_endpoint: 'The token endpoint (full URL); wins over discovery and presets.',
+  revocation_endpoint: 'The RFC 7009 revocation endpoint (full URL), if the provider has one.',
+  issuer: "The provider's issuer identifier: endpoints not given come from its discovery document, and the authorization response's iss must name it (RFC 9207).",
+  scopes: 'Scopes to request, separated by spaces (default: the preset of dialect_name).',
+  token_endpoint_auth_method: 'How the client authenticates at the token endpoint: client_secret_basic (default) or client_secret_post.',
+} as const;
+
+type ProviderField = keyof typeof PROVIDER_FIELDS;
+const PROVIDER_FIELD_NAMES = Object.keys(PROVIDER_FIELDS) as ProviderField[];
+
+function providerFieldsRead() {
+  return Object.fromEntries(PROVIDER_FIELD_NAMES.map((f) => [f, Nullable(Type.String({ description: `(ours) ${PROVIDER_FIELDS[f]}` }))])) as Record<
+    ProviderField,
+    ReturnType<typeof Nullable<ReturnType<typeof Type.String>>>
+  >;
+}
+
+/** Lengths only: what a URL or a scope must look like is checked by the service, which names each bad field. */
+function providerFieldsWrite() {
+  return Object.fromEntries(
+    PROVIDER_FIELD_NAMES.map((f) => [f, Type.Optional(Nullable(Type.String({ maxLength: f === 'scopes' ? 1024 : 2048, description: `(ours) ${PROVIDER_FIELDS[f]}` })))]),
+  ) as Record<ProviderField, ReturnType<typeof Type.Optional<ReturnType<typeof Nullable<ReturnType<typeof Type.String>>>>>>;
+}
+
 export const ExternalOauthApplication = Type.Object(
   {
     can: Can,
@@ -10,6 +41,14 @@ export const ExternalOauthApplication = Type.Object(
     tenant_id: Nullable(Type.String({ description: 'The OAuth Tenant ID for this application' })),
     dialect_name: Nullable(Type.String({ description: 'The database dialect for this application.' })),
     bi_directional_data_access: Nullable(Type.Boolean({ description: 'Whether this application supports bi-directional data access.' })),
+    ...providerFieldsRead(),
+    // Ours: zero-downtime client-secret rotation (docs/tokens.md). Never the secret itself.
+    has_previous_client_secret: Type.Boolean({
+      description: '(ours) Whether the client secret replaced by the last rotation is still tried when the provider refuses the current one.',
+    }),
+    previous_client_secret_expires_at: Nullable(
+      Type.String({ format: 'date-time', description: '(ours) Until when the previous client secret is tried (EOA_SECRET_OVERLAP_S after the rotation).' }),
+    ),
     created_at: DateTime,
   },
   { $id: 'ExternalOauthApplication' },
@@ -40,6 +79,7 @@ export const CreateExternalOauthApplicationBody = Type.Object({
   tenant_id: Type.Optional(writable.tenant_id),
   dialect_name: Type.Optional(writable.dialect_name),
   bi_directional_data_access: Type.Optional(writable.bi_directional_data_access),
+  ...providerFieldsWrite(),
 });
 export type CreateExternalOauthApplicationBody = Static<typeof CreateExternalOauthApplicationBody>;
 
@@ -51,6 +91,7 @@ export const UpdateExternalOauthApplicationBody = Type.Object({
   tenant_id: Type.Optional(writable.tenant_id),
   dialect_name: Type.Optional(writable.dialect_name),
   bi_directional_data_access: Type.Optional(writable.bi_directional_data_access),
+  ...providerFieldsWrite(),
 });
 export type UpdateExternalOauthApplicationBody = Static<typeof UpdateExternalOauthApplicationBody>;
 

@@ -1,7 +1,13 @@
 import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { Repositories } from '../store/repositories.ts';
-import type { ExternalOauthApplicationChanges, ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
+import {
+  PROVIDER_COLUMNS,
+  type ExternalOauthApplicationChanges,
+  type ExternalOauthApplicationRecord,
+  type ProviderColumns,
+} from '../store/external-oauth-applications-repository.ts';
+import { providerSettingProblems } from '../oauth/provider.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
 import { conflict, invalid, notFound, type ValidationProblem } from '../http/errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
@@ -11,9 +17,14 @@ import type {
   CreateExternalOauthApplicationBody,
   UpdateExternalOauthApplicationBody,
 } from '../schemas/external-oauth-applications.ts';
+import { previousSecretView, rotatedSecretColumns } from './client-secret-rotation.ts';
 
 /** An application as the service hands it out: everything but the sealed secret. */
-export type ExternalOauthApplicationView = Omit<ExternalOauthApplicationRecord, 'client_secret_sealed'>;
+export type ExternalOauthApplicationView = Omit<
+  ExternalOauthApplicationRecord,
+  'client_secret_sealed' | 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'
+> &
+  ReturnType<typeof previousSecretView>;
 
 /** The row-bound additional data of a client secret: a ciphertext copied to another app does not open. */
 export function clientSecretAad(clientId: string): string {
@@ -27,7 +38,7 @@ const DIALECT_NAME = /^[a-z0-9_]+$/;
  * with fields of the wrong type (the schema reports those), so each rule looks only at a string: the
  * routes join these problems with the schema's into one 422.
  */
-export function applicationRuleProblems(body: unknown, pathClientId?: string): ValidationProblem[] {
+export function applicationRuleProblems(body: unknown, pathClientId?: string, options: ApplicationRuleOptions = {}): ValidationProblem[] {
   if (typeof body !== 'object' || body === null) return [];
   const { name, dialect_name, client_id } = body as Record<string, unknown>;
   const problems: ValidationProblem[] = [];
@@ -44,7 +55,18 @@ export function applicationRuleProblems(body: unknown, pathClientId?: string): V
   if (pathClientId !== undefined && typeof client_id === 'string' && client_id !== pathClientId) {
     problems.push({ field: 'client_id', code: 'invalid', message: 'Must equal the client_id in the path: a client_id cannot be changed.' });
   }
+  problems.push(...providerSettingProblems(body as Record<string, unknown>, options.allowInsecureProviders ?? false));
   return problems;
+}
+
+export interface ApplicationRuleOptions {
+  /** EOA_ALLOW_INSECURE_PROVIDERS: plain http provider URLs beyond loopback hosts. */
+  allowInsecureProviders?: boolean;
+}
+
+/** The provider fields a body sets: undefined leaves one as it is, null clears it. */
+function providerChanges(input: Partial<Record<keyof ProviderColumns, string | null | undefined>>): Partial<ProviderColumns> {
+  return Object.fromEntries(PROVIDER_COLUMNS.filter((c) => input[c] !== undefined).map((c) => [c, input[c]]));
 }
 
 function assertValid(problems: ValidationProblem[]) {
@@ -59,8 +81,9 @@ function taken(error: unknown) {
   return null;
 }
 
-function view({ client_secret_sealed: _sealed, ...app }: ExternalOauthApplicationRecord): ExternalOauthApplicationView {
-  return app;
+function view(record: ExternalOauthApplicationRecord): ExternalOauthApplicationView {
+  const { client_secret_sealed: _sealed, previous_client_secret_sealed: _previous, previous_client_secret_expires_at: _until, ...app } = record;
+  return { ...app, ...previousSecretView(record) };
 }
 
 /** Rows per query when the whole list is streamed: memory stays flat whatever the table holds. */
@@ -68,7 +91,14 @@ const STREAM_PAGE = 1000;
 
 /** Creates and updates go through `writes` (group commit): answered after their own COMMIT, one 409 each. */
 /** Each change writes its audit event in the same write (savepoint) as the change itself. */
-export function externalOauthApplicationsService(repos: Repositories, secretBox: SecretBox, writes: WriteBatcher, audit: AuditService) {
+export function externalOauthApplicationsService(
+  repos: Repositories,
+  secretBox: SecretBox,
+  writes: WriteBatcher,
+  audit: AuditService,
+  rules: ApplicationRuleOptions = {},
+  rotationOptions: { secretOverlapS: number } = { secretOverlapS: 0 },
+) {
   const sealClientSecret = (clientId: string, secret: string) => secretBox.seal(secret, clientSecretAad(clientId));
 
   /** A new client secret is its own event (rotations are what an auditor looks for); other fields another. */
@@ -108,7 +138,7 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
 
     /** The secret is sealed before the insert; the unique indexes decide between concurrent creates. */
     async create(input: CreateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
-      assertValid(applicationRuleProblems(input));
+      assertValid(applicationRuleProblems(input, undefined, rules));
       try {
         const fields = {
           name: input.name.trim(),
@@ -117,6 +147,7 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
           tenant_id: input.tenant_id ?? null,
           dialect_name: input.dialect_name ?? null,
           bi_directional_data_access: input.bi_directional_data_access ?? null,
+          ...providerChanges(input),
         };
         const created = await writes.run(async (tx) => {
           const record = await repos.externalOauthApplications.insert(fields, tx);
@@ -131,17 +162,25 @@ export function externalOauthApplicationsService(repos: Repositories, secretBox:
 
     /** Partial update; fields left out keep their value. Sending `client_secret` rotates it. */
     async update(clientId: string, input: UpdateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
-      assertValid(applicationRuleProblems(input, clientId));
+      assertValid(applicationRuleProblems(input, clientId, rules));
       const changes: ExternalOauthApplicationChanges = {
         ...(input.name === undefined ? {} : { name: input.name.trim() }),
         ...(input.client_secret === undefined ? {} : { client_secret_sealed: sealClientSecret(clientId, input.client_secret) }),
         ...(input.tenant_id === undefined ? {} : { tenant_id: input.tenant_id }),
         ...(input.dialect_name === undefined ? {} : { dialect_name: input.dialect_name }),
         ...(input.bi_directional_data_access === undefined ? {} : { bi_directional_data_access: input.bi_directional_data_access }),
+        ...providerChanges(input),
       };
       try {
         const updated = await writes.run(async (tx) => {
-          const record = await repos.externalOauthApplications.update(clientId, changes, tx);
+          // The secret being replaced stays usable as a fallback for the overlap (client-secret-rotation.ts).
+          // Read in this transaction; two PATCHes racing on PostgreSQL both keep the secret from before them.
+          const current = input.client_secret === undefined ? null : await repos.externalOauthApplications.findByClientId(clientId, tx);
+          const rotation =
+            current && secretBox.open(current.client_secret_sealed, clientSecretAad(clientId)) !== input.client_secret
+              ? rotatedSecretColumns(secretBox, current, rotationOptions.secretOverlapS)
+              : {};
+          const record = await repos.externalOauthApplications.update(clientId, { ...changes, ...rotation }, tx);
           if (record) await recordUpdate(tx, record.client_id, Object.keys(changes));
           return record;
         });

@@ -10,9 +10,17 @@ import { userStatesService } from './user-states.ts';
 import { createWriteBatcher } from '../store/write-batcher.ts';
 import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 import { auditService } from './audit.ts';
+import { externalOauthTokensService } from './external-oauth-tokens.ts';
+import { oauthConnectService } from './oauth-connect.ts';
+import { providerResolver } from '../oauth/provider.ts';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../oauth/outbound.ts';
 
 /** Failed logins per client_id per window recorded one by one before they are only counted. */
 const FAILED_LOGIN_EVENTS = 5;
+
+export interface ServiceLog {
+  info(fields: object, message: string): void;
+}
 
 export interface ServiceDeps {
   config: Config;
@@ -20,6 +28,7 @@ export interface ServiceDeps {
   repos: Repositories;
   secretBox: SecretBox;
   metrics?: Metrics;
+  log?: ServiceLog;
   /** Where errors of background work go (the server's log). */
   onBackgroundError?: (error: unknown) => void;
 }
@@ -37,13 +46,37 @@ export function createServices(deps: ServiceDeps) {
     failedLoginWindowS: deps.config.loginGuard.windowS,
     onBackgroundError: deps.onBackgroundError,
   });
+  // Every call to an external system: bounded in time and size (oauth/outbound.ts).
+  const outbound = { timeoutMs: deps.config.oauth.providerTimeoutMs, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
+  // One per process, so discovery documents are cached once for every flow.
+  const providers = providerResolver({ ...outbound, allowInsecure: deps.config.oauth.allowInsecureProviders });
+  const applications = externalOauthApplicationsService(
+    deps.repos,
+    deps.secretBox,
+    writes,
+    audit,
+    { allowInsecureProviders: deps.config.oauth.allowInsecureProviders },
+    { secretOverlapS: deps.config.tokens.secretOverlapS },
+  );
   return {
     writes,
     audit,
     sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache, writes, audit }),
     users: usersService(deps.repos, deps.store.engine, tokenCache, writes, audit),
-    externalOauthApplications: externalOauthApplicationsService(deps.repos, deps.secretBox, writes, audit),
+    externalOauthApplications: applications,
     userStates: userStatesService(deps.repos, deps.secretBox, writes, audit),
+    providers,
+    oauthConnect: oauthConnectService({ config: deps.config, repos: deps.repos, secretBox: deps.secretBox, writes, providers }),
+    externalOauthTokens: externalOauthTokensService({
+      repos: deps.repos,
+      secretBox: deps.secretBox,
+      writes,
+      providers,
+      outbound,
+      refreshMarginS: deps.config.tokens.refreshMarginS,
+      deleteApplication: (clientId) => applications.delete(clientId),
+      log: (event) => deps.log?.info(event, 'token revocation at the provider'),
+    }),
   };
 }
 

@@ -1,9 +1,31 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
-import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool } from './values.ts';
+import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool, toNullableIso } from './values.ts';
 
-export interface ExternalOauthApplicationFields {
+/** Where the application's external system is (the OAuth broker's settings); every one optional. */
+export interface ProviderColumns {
+  provider_url: string | null;
+  authorization_endpoint: string | null;
+  token_endpoint: string | null;
+  revocation_endpoint: string | null;
+  issuer: string | null;
+  scopes: string | null;
+  token_endpoint_auth_method: string | null;
+}
+
+export const PROVIDER_COLUMNS: ReadonlyArray<keyof ProviderColumns> = [
+  'provider_url',
+  'authorization_endpoint',
+  'token_endpoint',
+  'revocation_endpoint',
+  'issuer',
+  'scopes',
+  'token_endpoint_auth_method',
+];
+
+/** What an insert takes; provider settings left out are null. */
+export interface ExternalOauthApplicationFields extends Partial<ProviderColumns> {
   name: string;
   client_id: string;
   client_secret_sealed: string;
@@ -13,12 +35,16 @@ export interface ExternalOauthApplicationFields {
 }
 
 /** An application as stored; `client_secret_sealed` never leaves the service layer. */
-export interface ExternalOauthApplicationRecord extends ExternalOauthApplicationFields {
+export interface ExternalOauthApplicationRecord extends Omit<ExternalOauthApplicationFields, keyof ProviderColumns>, ProviderColumns {
   id: string;
   created_at: string;
+  /** The secret a PATCH replaced, kept as a fallback until its overlap ends (services/client-secret-rotation.ts). */
+  previous_client_secret_sealed: string | null;
+  previous_client_secret_expires_at: string | null;
 }
 
-export type ExternalOauthApplicationChanges = Partial<Omit<ExternalOauthApplicationFields, 'client_id'>>;
+export type ExternalOauthApplicationChanges = Partial<Omit<ExternalOauthApplicationFields, 'client_id'>> &
+  Partial<Pick<ExternalOauthApplicationRecord, 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'>>;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -31,14 +57,38 @@ function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRec
     tenant_id: row.tenant_id,
     dialect_name: row.dialect_name,
     bi_directional_data_access: toNullableBool(row.bi_directional_data_access),
+    provider_url: row.provider_url,
+    authorization_endpoint: row.authorization_endpoint,
+    token_endpoint: row.token_endpoint,
+    revocation_endpoint: row.revocation_endpoint,
+    issuer: row.issuer,
+    scopes: row.scopes,
+    token_endpoint_auth_method: row.token_endpoint_auth_method,
     created_at: toIso(row.created_at),
+    previous_client_secret_sealed: row.previous_client_secret_sealed,
+    previous_client_secret_expires_at: toNullableIso(row.previous_client_secret_expires_at),
   };
 }
 
 export function externalOauthApplicationsRepository(db: Kysely<Database>) {
   // The two hottest statements, compiled once (prepared-query.ts).
   const insertOne = preparedQuery(
-    (name: string, clientId: string, sealed: string, tenantId: string | null, dialect: string | null, biDirectional: number | null, now: string) =>
+    (
+      name: string,
+      clientId: string,
+      sealed: string,
+      tenantId: string | null,
+      dialect: string | null,
+      biDirectional: number | null,
+      now: string,
+      providerUrl: string | null,
+      authorizationEndpoint: string | null,
+      tokenEndpoint: string | null,
+      revocationEndpoint: string | null,
+      issuer: string | null,
+      scopes: string | null,
+      tokenEndpointAuthMethod: string | null,
+    ) =>
       db
         .insertInto('external_oauth_applications')
         .values({
@@ -48,6 +98,13 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
           tenant_id: tenantId,
           dialect_name: dialect,
           bi_directional_data_access: biDirectional,
+          provider_url: providerUrl,
+          authorization_endpoint: authorizationEndpoint,
+          token_endpoint: tokenEndpoint,
+          revocation_endpoint: revocationEndpoint,
+          issuer,
+          scopes,
+          token_endpoint_auth_method: tokenEndpointAuthMethod,
           created_at: now,
           updated_at: now,
         })
@@ -69,6 +126,13 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
         fields.dialect_name,
         fromNullableBool(fields.bi_directional_data_access),
         nowIso(),
+        fields.provider_url ?? null,
+        fields.authorization_endpoint ?? null,
+        fields.token_endpoint ?? null,
+        fields.revocation_endpoint ?? null,
+        fields.issuer ?? null,
+        fields.scopes ?? null,
+        fields.token_endpoint_auth_method ?? null,
       );
       return toRecord(rows[0]);
     },
@@ -136,12 +200,17 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
     async sealedSecrets(afterId: string, limit: number, tx: Db = db) {
       const rows = await tx
         .selectFrom('external_oauth_applications')
-        .select(['id', 'client_id', 'client_secret_sealed'])
+        .select(['id', 'client_id', 'client_secret_sealed', 'previous_client_secret_sealed'])
         .where('id', '>', afterId)
         .orderBy('id')
         .limit(limit)
         .execute();
-      return rows.map((r) => ({ id: idString(r.id), client_id: r.client_id, client_secret_sealed: r.client_secret_sealed }));
+      return rows.map((r) => ({
+        id: idString(r.id),
+        client_id: r.client_id,
+        client_secret_sealed: r.client_secret_sealed,
+        previous_client_secret_sealed: r.previous_client_secret_sealed,
+      }));
     },
   };
 }

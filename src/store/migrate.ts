@@ -2,13 +2,16 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } fr
 import type { Store } from './database.ts';
 import type { Database } from './schema.ts';
 import { initialMigration } from './migrations/001-initial.ts';
+import { oauthProvidersMigration } from './migrations/002-oauth-providers.ts';
+import { oauthTokenStateMigration } from './migrations/003-oauth-token-state.ts';
 import { auditEventsMigration } from './migrations/004-audit-events.ts';
 
 /** Migrations in order; names sort, and a name once released never changes. */
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
     '001-initial': initialMigration(store.engine),
-    // 002 and 003 belong to the OAuth broker's branch; Kysely orders by name, so 004 runs after them.
+    '002-oauth-providers': oauthProvidersMigration(store.engine),
+    '003-oauth-token-state': oauthTokenStateMigration(store.engine),
     '004-audit-events': auditEventsMigration(store.engine),
   };
 }

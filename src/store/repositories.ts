@@ -6,6 +6,8 @@ import { sessionsRepository } from './sessions-repository.ts';
 import { externalOauthApplicationsRepository } from './external-oauth-applications-repository.ts';
 import { userStatesRepository } from './user-states-repository.ts';
 import { auditEventsRepository } from './audit-events-repository.ts';
+import { pendingAuthorizationsRepository } from './pending-authorizations-repository.ts';
+import { tokenStateRepository } from './token-state-repository.ts';
 
 /** Every repository, closing over one database handle. */
 export function createRepositories(db: Kysely<Database>) {
@@ -17,6 +19,8 @@ export function createRepositories(db: Kysely<Database>) {
     externalOauthApplications: externalOauthApplicationsRepository(db),
     userStates: userStatesRepository(db),
     auditEvents: auditEventsRepository(db),
+    pendingAuthorizations: pendingAuthorizationsRepository(db),
+    tokenStates: tokenStateRepository(db),
   };
 }
 

@@ -63,8 +63,18 @@ export interface ExternalOauthApplicationsTable {
   tenant_id: string | null;
   dialect_name: string | null;
   bi_directional_data_access: NullableBool;
+  provider_url: string | null;
+  authorization_endpoint: string | null;
+  token_endpoint: string | null;
+  revocation_endpoint: string | null;
+  issuer: string | null;
+  scopes: string | null;
+  token_endpoint_auth_method: string | null;
   created_at: Time;
   updated_at: Time;
+  /** The client secret a PATCH replaced, sealed; a fallback until it expires (migration 003). */
+  previous_client_secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+  previous_client_secret_expires_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
 }
 
 export interface OauthApplicationUserStatesTable {
@@ -76,6 +86,33 @@ export interface OauthApplicationUserStatesTable {
   refresh_token_expires_at: NullableTime;
   created_at: Time;
   updated_at: Time;
+  // Refresh bookkeeping (migration 003, src/oauth/refresh.ts); defaults on insert.
+  /** `active` or `needs_reauth`; `expired` is derived from the times when presented. */
+  status: ColumnType<string, string | undefined, string>;
+  /** Bumped by every token write: a refresh stores its result only over the version it read. */
+  version: ColumnType<string | number, string | number | undefined, string | number>;
+  lease_owner: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_expires_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  last_refreshed_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
+  retry_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
+  token_type: ColumnType<string | null, string | null | undefined, string | null>;
+  scope: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** An authorization a user started (`…/authorize`) and the provider has not yet sent back. */
+export interface OauthPendingAuthorizationsTable {
+  /** SHA-256 (base64url) of the `state`; the state itself is never stored. */
+  state_hash: string;
+  user_id: RefId;
+  oauth_application_id: RefId;
+  code_verifier_sealed: string;
+  redirect_uri: string;
+  /** The issuer the authorization response's `iss` must name (RFC 9207), when known. */
+  expected_issuer: string | null;
+  return_to: string | null;
+  created_at: Time;
+  expires_at: Time;
 }
 
 export interface AuditEventsTable {
@@ -104,6 +141,7 @@ export interface Database {
   external_oauth_applications: ExternalOauthApplicationsTable;
   oauth_application_user_states: OauthApplicationUserStatesTable;
   audit_events: AuditEventsTable;
+  oauth_pending_authorizations: OauthPendingAuthorizationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

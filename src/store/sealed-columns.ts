@@ -8,6 +8,8 @@ import type { Store } from './database.ts';
  */
 export const SEALED_COLUMNS = [
   { table: 'external_oauth_applications', column: 'client_secret_sealed' },
+  { table: 'external_oauth_applications', column: 'previous_client_secret_sealed' },
+  { table: 'oauth_pending_authorizations', column: 'code_verifier_sealed' },
   { table: 'oauth_application_user_states', column: 'access_token_sealed' },
   { table: 'oauth_application_user_states', column: 'refresh_token_sealed' },
 ] as const;

@@ -9,6 +9,9 @@ export interface UserStateRecord {
   access_token_expires_at: string;
   refresh_token_sealed: string | null;
   refresh_token_expires_at: string | null;
+  /** What the provider said with the tokens, when it came from one (the connect flow). */
+  token_type?: string | null;
+  scope?: string | null;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -21,7 +24,11 @@ export interface UserStateKey {
 
 export function userStatesRepository(db: Kysely<Database>) {
   return {
-    /** Inserts or replaces the state of (user, application) in one statement: tokens rotate. */
+    /**
+     * Inserts or replaces the state of (user, application) in one statement: tokens rotate. New tokens
+     * make the state `active` again (a reconnect ends `needs_reauth`) and bump its version, so a refresh
+     * still in flight for the old tokens cannot store its result over these (oauth/refresh.ts).
+     */
     async upsert(state: UserStateRecord, tx: Db = db): Promise<void> {
       const now = nowIso();
       const tokens = {
@@ -29,11 +36,24 @@ export function userStatesRepository(db: Kysely<Database>) {
         access_token_expires_at: state.access_token_expires_at,
         refresh_token_sealed: state.refresh_token_sealed,
         refresh_token_expires_at: state.refresh_token_expires_at,
+        token_type: state.token_type ?? null,
+        scope: state.scope ?? null,
       };
       await tx
         .insertInto('oauth_application_user_states')
-        .values({ ...state, created_at: now, updated_at: now })
-        .onConflict((oc) => oc.columns(['user_id', 'oauth_application_id']).doUpdateSet({ ...tokens, updated_at: now }))
+        .values({ ...state, ...tokens, created_at: now, updated_at: now })
+        .onConflict((oc) =>
+          oc.columns(['user_id', 'oauth_application_id']).doUpdateSet((eb) => ({
+            ...tokens,
+            status: 'active',
+            version: eb('oauth_application_user_states.version', '+', 1),
+            lease_owner: null,
+            lease_expires_at: null,
+            last_error: null,
+            retry_at: null,
+            updated_at: now,
+          })),
+        )
         .execute();
     },
 

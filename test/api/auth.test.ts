@@ -391,6 +391,7 @@ describe('who may call what (generated for every route)', () => {
   let victim: Awaited<ReturnType<typeof createUser>>;
   before(async () => {
     t = await buildTestApp();
+    // The broker's own operations are held against the document the service serves.
     member = await t.newUser();
     victim = await createUser(t, ['2']);
   });

@@ -30,6 +30,7 @@ describe('bad input on every endpoint', () => {
   let ids: RouteIds;
   before(async () => {
     t = await buildTestApp();
+    // The broker's own operations are held against the document the service serves.
     admin = bearer(t.adminToken);
     const member = await t.newUser();
     const creds = json(await t.inject({ method: 'GET', url: `/api/4.0/users/${member.id}/credentials_api3`, headers: admin }));

@@ -59,6 +59,16 @@ export const FOUNDATION_ROUTES: FoundationRoute[] = [
   { operationId: 'all_roles', method: 'GET', path: () => '/api/4.0/roles', access: 'admin' },
   { operationId: 'user_roles', method: 'GET', path: (i) => `${users}/${i.user}/roles`, access: 'self' },
   { operationId: 'set_user_roles', method: 'PUT', path: (i) => `${users}/${i.user}/roles`, access: 'admin', body: ['2'], bodyType: 'array' },
+  // The OAuth broker (ours): each user connects themselves, so any live session reaches the handler.
+  {
+    operationId: 'authorize_external_oauth_application',
+    method: 'POST',
+    path: () => '/api/4.0/external_oauth_applications/no-such-application/authorize',
+    access: 'user',
+    body: { return_to: '/done' },
+    bodyType: 'object',
+    bodyOptional: true,
+  },
   // Ours: the audit log (held against the service's own OpenAPI document).
   { operationId: 'all_audit_events', method: 'GET', path: () => '/api/4.0/audit_events', access: 'admin' },
 ];

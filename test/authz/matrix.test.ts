@@ -40,7 +40,10 @@ interface Endpoint {
   /** The route as registered; the table must cover every operation of the OpenAPI document. */
   route: string;
   access: Access;
-  success: 200 | 204;
+  /** 400 only for the OAuth callback, which answers everyone alike and, without a live state, says so. */
+  success: 200 | 204 | 400;
+  /** The answer is an HTML page for a browser (the OAuth callback), held to its headers, not to a schema. */
+  html?: boolean;
   /** Builds the request for one cell; `forSuccess` when this cell is expected to change something. */
   request: (p: Principal, forSuccess: boolean) => Promise<{ url: string; payload?: unknown; form?: boolean }>;
   consumesToken?: boolean;
@@ -52,6 +55,8 @@ let t: TestApp;
 let member: { id: string; token: string; client_id: string; client_secret: string };
 let other: { id: string };
 let application: { id: string; client_id: string };
+/** An application with provider settings, so `authorize` can succeed (a Snowflake preset; nothing is called). */
+let connectable: { id: string; client_id: string };
 
 const admin = () => bearer(t.adminToken);
 const create = async (url: string, payload: unknown) => {
@@ -274,6 +279,14 @@ const ENDPOINTS: Endpoint[] = [
     operationId: 'delete_external_oauth_application', method: 'DELETE', route: '/api/4.0/external_oauth_applications/:client_id', access: 'admin', success: 204,
     request: async (_p, forSuccess) => ({ url: `/api/4.0/external_oauth_applications/${enc(forSuccess ? (await freshApplication()).client_id : application.client_id)}` }),
   },
+  {
+    operationId: 'authorize_external_oauth_application', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/authorize', access: 'user', success: 200,
+    request: async () => ({ url: `/api/4.0/external_oauth_applications/${enc(connectable.client_id)}/authorize`, payload: { return_to: '/done' } }),
+  },
+  {
+    operationId: 'external_oauth_redirect', method: 'GET', route: '/external_oauth/redirect', access: 'public', success: 400, html: true,
+    request: async () => ({ url: `/external_oauth/redirect?code=${randomBytes(8).toString('hex')}&state=${randomBytes(32).toString('base64url')}` }),
+  },
   { operationId: 'all_audit_events', method: 'GET', route: '/api/4.0/audit_events', access: 'admin', success: 200, request: async () => ({ url: '/api/4.0/audit_events?limit=5' }) },
   ...(['self-own', 'self-other'] as const).map(
     (access): Endpoint => ({
@@ -292,6 +305,14 @@ const ENDPOINTS: Endpoint[] = [
   ),
 ];
 
+/** A page for a browser: HTML that runs no script, cannot be framed or cached. */
+function assertHtmlPage(response: { headers: Record<string, unknown>; body: string }) {
+  assert.match(String(response.headers['content-type']), /^text\/html/);
+  assert.match(String(response.headers['content-security-policy']), /default-src 'none'/);
+  assert.equal(response.headers['cache-control'], 'no-store');
+  assert.match(response.body, /^<!doctype html>/);
+}
+
 /** What the one table says this principal gets from this endpoint. */
 function expected(endpoint: Endpoint, p: Principal): number {
   if (endpoint.access === 'public') return endpoint.success;
@@ -308,10 +329,14 @@ function expected(endpoint: Endpoint, p: Principal): number {
 describe('authorization matrix', () => {
   let people: Principal[];
   before(async () => {
-    t = await buildTestApp();
+    t = await buildTestApp({ EOA_PUBLIC_URL: 'https://eoa.example' });
     member = await t.newUser();
     other = await freshUser();
     application = await freshApplication();
+    connectable = await create('/api/4.0/external_oauth_applications', {
+      name: `connectable ${randomBytes(6).toString('hex')}`, client_id: `connectable-${randomBytes(6).toString('hex')}`, client_secret: randomSecret(),
+      dialect_name: 'snowflake', provider_url: 'https://acme-xy12345.snowflakecomputing.com',
+    });
     people = await principals();
   });
   after(() => t.close());
@@ -345,7 +370,8 @@ describe('authorization matrix', () => {
           continue;
         }
         try {
-          assertResponse(endpoint.operationId, response);
+          if (endpoint.html) assertHtmlPage(response);
+          else assertResponse(endpoint.operationId, response);
         } catch (error) {
           failures.push(`${cell}: ${(error as Error).message.split('\n')[0]}`);
         }

@@ -104,6 +104,17 @@ export function auditExchange(request: { method: string; url: string; payload?: 
       auditSecret(`response ${field}`, value, { kind: 'response', responseId });
     }
   }
+  // The OAuth connect's authorize answer carries the state in its URL: that response only, nowhere else.
+  if (request.method.toUpperCase() === 'POST' && /\/external_oauth_applications\/[^/]+\/authorize$/.test(path)) {
+    const answer = safeJson(response.body) as { authorization_url?: unknown } | null;
+    const state = typeof answer?.authorization_url === 'string' ? safeUrl(answer.authorization_url)?.searchParams.get('state') : null;
+    auditSecret('oauth state', state, { kind: 'response', responseId });
+  }
+  // The broker's access_token answer is the one response that may carry a user's access token (only that).
+  if (request.method.toUpperCase() === 'POST' && /\/external_oauth_applications\/[^/]+\/access_token$/.test(path)) {
+    const answer = safeJson(response.body) as { access_token?: unknown } | null;
+    auditSecret('broker access_token answer', answer?.access_token, { kind: 'response', responseId });
+  }
 }
 
 function secretFields(payload: unknown): Array<[string, unknown]> {
@@ -111,6 +122,14 @@ function secretFields(payload: unknown): Array<[string, unknown]> {
   if (typeof body === 'string') body = body.trimStart().startsWith('{') ? safeJson(body) : Object.fromEntries(new URLSearchParams(body));
   if (typeof body !== 'object' || body === null || Array.isArray(body) || Buffer.isBuffer(body)) return [];
   return SECRET_FIELDS.filter((f) => f in (body as object)).map((f) => [f, (body as Record<string, unknown>)[f]]);
+}
+
+function safeUrl(text: string): URL | null {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
 }
 
 function safeJson(text: string): unknown {

@@ -23,6 +23,19 @@ export const spec: Json = JSON.parse(fs.readFileSync(SPEC_CANDIDATES.find((p) =>
 /** Properties our responses add to Looker's schemas (documented extensions). */
 const EXTENSIONS: Record<string, string[]> = {
   User: ['created_at'],
+  // The OAuth broker's provider settings (docs/oauth-broker.md).
+  ExternalOauthApplication: [
+    'provider_url',
+    'authorization_endpoint',
+    'token_endpoint',
+    'revocation_endpoint',
+    'issuer',
+    'scopes',
+    'token_endpoint_auth_method',
+    // Zero-downtime client-secret rotation (docs/tokens.md).
+    'has_previous_client_secret',
+    'previous_client_secret_expires_at',
+  ],
 };
 
 function closeObjects(node: unknown, name?: string): unknown {
@@ -100,9 +113,9 @@ function findOperation(operationId: string): { op: Json; ours: boolean } {
   throw new Error(`no operation ${operationId} in the excerpt spec${served ? ' or the served document' : ' (and no served document registered)'}`);
 }
 
-/** The statuses an operation documents, for the fuzzer's "documented or not" split. */
-export function documentedStatuses(operationId: string): string[] {
-  return Object.keys(findOperation(operationId).op.responses as Json);
+/** The documented responses of an operation, Looker's or ours. */
+export function documentedResponses(operationId: string): Json {
+  return findOperation(operationId).op.responses as Json;
 }
 
 /**

@@ -231,6 +231,7 @@ const TABLES = [
   'sessions',
   'external_oauth_applications',
   'oauth_application_user_states',
+  'oauth_pending_authorizations',
 ] as const;
 
 /** A digest of every row of every table: equal digests mean a request changed nothing stored. */

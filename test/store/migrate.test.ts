@@ -11,7 +11,9 @@ import { TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
 import { POSTGRES_ONLY, testDatabaseUrl } from '../helpers/database.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TABLES = ['users', 'roles', 'user_roles', 'credentials_api3', 'sessions', 'external_oauth_applications', 'oauth_application_user_states', 'audit_events'];
+/** Every migration, in order: a new one is added here. */
+const ALL_MIGRATIONS = ['001-initial', '002-oauth-providers', '003-oauth-token-state', '004-audit-events'];
+const TABLES = ['users', 'roles', 'user_roles', 'credentials_api3', 'sessions', 'external_oauth_applications', 'oauth_application_user_states', 'oauth_pending_authorizations', 'audit_events'];
 
 async function freshStore(database: Partial<{ poolMax: number; statementTimeoutMs: number }> = {}, databaseUrl?: string | null): Promise<Store> {
   const url = databaseUrl === undefined ? await testDatabaseUrl() : databaseUrl;
@@ -38,7 +40,7 @@ describe(`migrations (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'SQLite'}
   test('a fresh store gets every table; a second run has nothing to do', async () => {
     const store = await freshStore();
     try {
-      assert.deepEqual(await migrateToLatest(store), ['001-initial', '004-audit-events']);
+      assert.deepEqual(await migrateToLatest(store), ALL_MIGRATIONS);
       assert.deepEqual(await migrateToLatest(store), []);
       for (const table of TABLES) {
         await sql`select count(*) from ${sql.table(table)}`.execute(store.db);
@@ -55,7 +57,7 @@ describe(`migrations (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'SQLite'}
     const env = { EOA_DATA_DIR: makeDataDir(), EOA_MASTER_KEY: TEST_MASTER_KEY, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
     const first = await cli(['migrate'], env);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal(first.stdout, 'applied: 001-initial, 004-audit-events\n');
+    assert.equal(first.stdout, `applied: ${ALL_MIGRATIONS.join(', ')}\n`);
     const second = await cli(['migrate'], env);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout, 'schema is up to date\n');
@@ -76,9 +78,9 @@ describe('migrations on PostgreSQL: one instance at a time', { skip: POSTGRES_ON
     const [a, b] = [await freshStore({}, url), await freshStore({}, url)];
     try {
       const results = await Promise.all([migrateToLatest(a), migrateToLatest(b)]);
-      assert.deepEqual(results.map((r) => r.join()).sort(), ['', '001-initial,004-audit-events']);
+      assert.deepEqual(results.map((r) => r.join()).sort(), ['', ALL_MIGRATIONS.join()]);
       const applied = await a.db.selectFrom('kysely_migration' as never).select(sql<string>`name`.as('name')).execute();
-      assert.deepEqual(applied.map((r) => r.name), ['001-initial', '004-audit-events']);
+      assert.deepEqual(applied.map((r) => r.name), ALL_MIGRATIONS);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -101,7 +103,7 @@ describe('migrations on PostgreSQL: one instance at a time', { skip: POSTGRES_ON
       const tables = await holder.query("select 1 from pg_tables where tablename = 'users'");
       assert.equal(tables.rowCount, 0, 'the schema was changed while another instance held the lock');
       await holder.query('select pg_advisory_unlock($1)', [LOCK_ID]);
-      assert.deepEqual(await migration, ['001-initial', '004-audit-events']);
+      assert.deepEqual(await migration, ALL_MIGRATIONS);
       // The connection is back in the pool with the configured statement timeout.
       const { rows } = await sql<{ statement_timeout: string }>`show statement_timeout`.execute(store.db);
       assert.equal(rows[0].statement_timeout, '200ms');

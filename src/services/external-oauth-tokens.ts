@@ -1,0 +1,274 @@
+import { randomBytes } from 'node:crypto';
+import type { Repositories } from '../store/repositories.ts';
+import type { SecretBox } from '../crypto/secret-box.ts';
+import type { WriteBatcher } from '../store/write-batcher.ts';
+import type { ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
+import type { TokenStateKey, TokenStateRow, TokenStatusRow } from '../store/token-state-repository.ts';
+import { ApiError, notFound } from '../http/errors.ts';
+import { refreshGrant, type OutboundOptions } from '../oauth/outbound.ts';
+import { ProviderSettingsError, type ProviderResolver, type ResolvedProvider } from '../oauth/provider.ts';
+import { ProviderError } from '../oauth/provider-errors.ts';
+import { NeedsReauth, RefreshUnavailable, StateGone, tokenRefresher, type FreshToken, type ReauthReason } from '../oauth/refresh.ts';
+import { bestEffortRevocation, revocationCall, type RevocationOutcome } from '../oauth/revoke.ts';
+import { probeClientSecret, type CheckResult } from '../oauth/check.ts';
+import { openClientSecrets, withSecretFallback, type ClientSecrets } from './client-secret-rotation.ts';
+import { userStateTokenAad } from './user-states.ts';
+import type { Caller } from './sessions.ts';
+
+/**
+ * Handing out users' tokens for an application, and the status of their states: the service behind
+ * `…/{client_id}/access_token`, `…/user_states`, `…/check` and the revocation that a disconnect or an
+ * application's deletion does at the provider. Tokens leave only through `accessToken`.
+ */
+
+export type UserTokenStatus = 'active' | 'expired' | 'needs_reauth';
+
+export interface UserStateStatus {
+  user_id: string;
+  oauth_application_id: string;
+  status: UserTokenStatus;
+  access_token_expires_at: string;
+  refresh_token_expires_at: string | null;
+  has_refresh_token: boolean;
+  last_refreshed_at: string | null;
+  last_error: string | null;
+  updated_at: string;
+}
+
+/** What each `needs_reauth` reason tells the user; fixed text of ours, never the provider's. */
+const REAUTH_MESSAGES: Record<ReauthReason, string> = {
+  invalid_grant: 'The provider no longer accepts this user\'s refresh token (revoked, expired or already used)',
+  no_refresh_token: 'The access token has expired and no refresh token is held',
+  refresh_token_expired: 'The refresh token has expired',
+  refresh_interrupted: 'A refresh was interrupted before its result was stored, and the provider had already spent the refresh token',
+};
+
+/** The status of a state at `now`: `expired` is an access token past its time that the next read refreshes. */
+export function statusAt(row: TokenStatusRow, now = Date.now()): UserTokenStatus {
+  if (row.status === 'needs_reauth') return 'needs_reauth';
+  if (Date.parse(row.access_token_expires_at) > now) return 'active';
+  const refreshable = row.has_refresh_token && (row.refresh_token_expires_at === null || Date.parse(row.refresh_token_expires_at) > now);
+  return refreshable ? 'expired' : 'needs_reauth';
+}
+
+function present(row: TokenStatusRow): UserStateStatus {
+  const status = statusAt(row);
+  // A state that needs reauth by its times alone says why, as the next read would record it.
+  const derived = status === 'needs_reauth' && row.status !== 'needs_reauth' ? (row.has_refresh_token ? 'refresh_token_expired' : 'no_refresh_token') : null;
+  return {
+    user_id: row.user_id,
+    oauth_application_id: row.oauth_application_id,
+    status,
+    access_token_expires_at: row.access_token_expires_at,
+    refresh_token_expires_at: row.refresh_token_expires_at,
+    has_refresh_token: row.has_refresh_token,
+    last_refreshed_at: row.last_refreshed_at,
+    last_error: derived ?? row.last_error,
+    updated_at: row.updated_at,
+  };
+}
+
+export interface ExternalOauthTokensOptions {
+  repos: Repositories;
+  secretBox: SecretBox;
+  writes: WriteBatcher;
+  providers: ProviderResolver;
+  outbound: OutboundOptions;
+  /** The applications service's delete (404 when the application is already gone). */
+  deleteApplication(clientId: string): Promise<void>;
+  refreshMarginS: number;
+  /** Logs what a revocation did (a code, never a token). */
+  log?: (event: { event: string; outcome: string; user_id: string; oauth_application_id: string }) => void;
+  /** After a provider failure, how long callers are told to retry later (default 5 s). */
+  backoffMs?: number;
+}
+
+/** Revocations run this many at a time when an application with many users is deleted. */
+const REVOKE_CONCURRENCY = 4;
+const REVOKE_PAGE = 200;
+/** A deleted application's revocations stop being attempted after this long (the delete is done already). */
+const REVOKE_DEADLINE_MS = 20_000;
+
+export function externalOauthTokensService(options: ExternalOauthTokensOptions) {
+  const { repos, secretBox, writes, providers, outbound } = options;
+  const tokenAad = (key: TokenStateKey, column: 'access_token' | 'refresh_token') => userStateTokenAad(key.user_id, key.oauth_application_id, column);
+  const refresher = tokenRefresher({
+    states: repos.tokenStates,
+    writes,
+    seal: (value, key, column) => secretBox.seal(value, tokenAad(key, column)),
+    open: (sealed, key, column) => secretBox.open(sealed, tokenAad(key, column)),
+    instanceId: randomBytes(6).toString('hex'),
+    marginMs: options.refreshMarginS * 1000,
+    // Both secrets may be tried, each for up to the timeout: the lease outlasts that.
+    leaseMs: 2 * outbound.timeoutMs + 5000,
+    backoffMs: options.backoffMs ?? 5000,
+  });
+
+  async function application(clientId: string): Promise<ExternalOauthApplicationRecord> {
+    const app = await repos.externalOauthApplications.findByClientId(clientId);
+    if (!app) throw notFound();
+    return app;
+  }
+
+  /** An admin may name anyone; others only themselves, and another user is a 404 like anything not theirs. */
+  function targetUser(caller: Caller, userId: string | undefined): string {
+    const target = userId ?? caller.userId;
+    if (!caller.isAdmin && target !== caller.userId) throw notFound();
+    return target;
+  }
+
+  const secretsOf = (app: ExternalOauthApplicationRecord): ClientSecrets => openClientSecrets(secretBox, app);
+
+  async function revoke(app: ExternalOauthApplicationRecord, provider: ResolvedProvider, state: TokenStateRow): Promise<RevocationOutcome> {
+    const sealed = state.refresh_token_sealed ?? state.access_token_sealed;
+    const hint = state.refresh_token_sealed === null ? 'access_token' : 'refresh_token';
+    const token = secretBox.open(sealed, tokenAad(state, hint));
+    const secrets = secretsOf(app);
+    return bestEffortRevocation(provider, () =>
+      withSecretFallback(secrets, (clientSecret) => revocationCall(provider, { clientId: app.client_id, clientSecret }, { token, hint }, outbound)),
+    );
+  }
+
+  /** The provider of an app for revocation; null when it cannot be resolved (then nothing is revoked). */
+  async function providerForRevocation(app: ExternalOauthApplicationRecord): Promise<ResolvedProvider | null> {
+    try {
+      return await providers.resolve(app);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Every state of an application with its sealed tokens, read in pages. */
+  async function statesOf(app: ExternalOauthApplicationRecord): Promise<TokenStateRow[]> {
+    const all: TokenStateRow[] = [];
+    for (let after = '0'; ; ) {
+      const page = await repos.tokenStates.statesOfApplication(app.id, after, REVOKE_PAGE);
+      all.push(...page);
+      if (page.length < REVOKE_PAGE) return all;
+      after = page[page.length - 1].user_id;
+    }
+  }
+
+  function logRevocation(state: TokenStateKey, outcome: string) {
+    options.log?.({ event: 'user_state_revocation', outcome, user_id: state.user_id, oauth_application_id: state.oauth_application_id });
+  }
+
+  return {
+    /** The user's access token, refreshed first when it expires within the margin. */
+    async accessToken(caller: Caller, clientId: string, userId?: string): Promise<FreshToken> {
+      const user = targetUser(caller, userId);
+      // One query for the hot path; the application itself is read only when a refresh needs it.
+      const { applicationId, state } = await repos.tokenStates.findByClientId(user, clientId);
+      if (applicationId === null || state === null) throw notFound();
+      try {
+        return await refresher.freshToken(state, async (refreshToken) => {
+          const app = await repos.externalOauthApplications.findById(applicationId);
+          if (!app) throw new StateGone();
+          const provider = await providers.resolve(app);
+          const secrets = secretsOf(app);
+          return withSecretFallback(secrets, (clientSecret) => refreshGrant(provider, { clientId: app.client_id, clientSecret }, refreshToken, outbound));
+        });
+      } catch (error) {
+        throw toApiError(error);
+      }
+    },
+
+    async status(caller: Caller, clientId: string, userId: string): Promise<UserStateStatus> {
+      const user = targetUser(caller, userId);
+      const app = await application(clientId);
+      const row = await repos.tokenStates.status({ user_id: user, oauth_application_id: app.id });
+      if (!row) throw notFound();
+      return present(row);
+    },
+
+    async list(clientId: string, page: { limit?: number; offset?: number }): Promise<UserStateStatus[]> {
+      const app = await application(clientId);
+      const rows = await repos.tokenStates.listStatuses(app.id, { limit: page.limit ?? 100, offset: page.offset ?? 0 });
+      return rows.map(present);
+    },
+
+    /**
+     * Deletes the user's state here, then revokes its refresh token (or access token) at the provider,
+     * best effort. Deleted first, in one statement that hands back the tokens, so the state is gone even if
+     * the provider hangs, and a refresh in flight cannot write it back (its compare-and-set finds no row).
+     */
+    async disconnect(caller: Caller, clientId: string, userId: string): Promise<RevocationOutcome> {
+      const user = targetUser(caller, userId);
+      const app = await application(clientId);
+      const state = await writes.run((tx) => repos.tokenStates.deleteReturning({ user_id: user, oauth_application_id: app.id }, tx));
+      if (!state) throw notFound();
+      const provider = await providerForRevocation(app);
+      const outcome = provider ? await revoke(app, provider, state) : 'not_supported';
+      logRevocation(state, outcome);
+      return outcome;
+    },
+
+    /**
+     * Deletes an application (its users' states go with it, by cascade) and then revokes every user's
+     * tokens at the provider, best effort, a few at a time and within REVOKE_DEADLINE_MS in all: the
+     * states are read first, since the delete takes them with it.
+     */
+    async deleteApplication(clientId: string): Promise<void> {
+      const app = await application(clientId);
+      const states = await statesOf(app);
+      await options.deleteApplication(clientId);
+      if (states.length === 0) return;
+      const provider = await providerForRevocation(app);
+      if (!provider?.revocationEndpoint) return;
+      const deadline = Date.now() + REVOKE_DEADLINE_MS;
+      let next = 0;
+      const worker = async () => {
+        while (next < states.length) {
+          const state = states[(next += 1) - 1];
+          logRevocation(state, Date.now() < deadline ? await revoke(app, provider, state) : 'skipped');
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(REVOKE_CONCURRENCY, states.length) }, worker));
+    },
+
+    /** The credential check (oauth/check.ts), with a word on the previous secret when the current one is refused. */
+    async check(clientId: string): Promise<CheckResult> {
+      const app = await application(clientId);
+      let provider: ResolvedProvider;
+      try {
+        provider = await providers.resolve(app);
+      } catch (error) {
+        if (error instanceof ProviderSettingsError) return { client_authentication: 'inconclusive', detail: error.message };
+        if (error instanceof ProviderError) return { client_authentication: 'unreachable', detail: `The provider's discovery document could not be read (${error.code}).` };
+        throw error;
+      }
+      const secrets = secretsOf(app);
+      const result = await probeClientSecret(provider, { clientId: app.client_id, clientSecret: secrets.current }, outbound);
+      if (result.client_authentication !== 'rejected' || secrets.previous === null) return result;
+      const previous = await probeClientSecret(provider, { clientId: app.client_id, clientSecret: secrets.previous }, outbound);
+      return previous.client_authentication === 'ok'
+        ? {
+            client_authentication: 'rejected',
+            detail: `${result.detail} The previous secret, kept until ${app.previous_client_secret_expires_at}, is still accepted: register the new secret at the provider before then.`,
+          }
+        : result;
+    },
+
+    /** Refreshes in flight in this process (tests). */
+    get refreshesInFlight() {
+      return refresher.inFlight;
+    },
+  };
+}
+
+/** The refresher's outcomes as the API answers them. */
+function toApiError(error: unknown): unknown {
+  if (error instanceof NeedsReauth) {
+    return new ApiError('conflict', `${REAUTH_MESSAGES[error.reason] ?? REAUTH_MESSAGES.invalid_grant}: the user must connect to the application again.`);
+  }
+  if (error instanceof RefreshUnavailable) {
+    return new ApiError(error.code === 'timeout' || error.code === 'busy' ? 'gateway_timeout' : 'bad_gateway', undefined, [], {
+      'retry-after': String(error.retryAfterS),
+    });
+  }
+  if (error instanceof ProviderSettingsError) return new ApiError('conflict', `${error.message} (the token cannot be refreshed until then)`);
+  if (error instanceof StateGone) return notFound();
+  return error;
+}
+
+export type ExternalOauthTokensService = ReturnType<typeof externalOauthTokensService>;

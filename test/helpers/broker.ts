@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { auditSecret } from './audit.ts';
+import type { TestProvider } from './oidc-provider.ts';
+
+/**
+ * Pieces the token-broker tests share: an application pointed at the test provider, a user connected to it
+ * through the service's own authorization-code flow (part 1), and every token the provider issues
+ * registered with the secret audit (so a refresh token that ever reached a log, a file or a response is a
+ * finding, and an access token anywhere but an access_token answer is one).
+ */
+
+/** Where the service says it lives: the redirect URI registered at the provider is this + /external_oauth/redirect. */
+export const PUBLIC_URL = 'http://127.0.0.1:9';
+export const REDIRECT_URI = `${PUBLIC_URL}/external_oauth/redirect`;
+
+/** One call to the service, in-process (inject) or over HTTP (a real process): the same shape either way. */
+export type Call = (method: string, path: string, token?: string, body?: unknown) => Promise<{ status: number; body: string; headers: Record<string, unknown>; json(): any }>;
+
+export function newClient() {
+  return { client_id: `broker-${randomBytes(6).toString('hex')}`, client_secret: randomBytes(24).toString('base64url'), redirect_uris: [REDIRECT_URI] };
+}
+
+/**
+ * Registers every access and refresh token the provider saves (opaque tokens: the value is the jti) with the
+ * secret audit. Call again after `configure()`, which builds a new Provider.
+ */
+export function auditProviderTokens(op: TestProvider): void {
+  for (const event of ['access_token.saved', 'refresh_token.saved']) {
+    (op.provider.on as (name: string, listener: (token: { jti: string }) => void) => void)(event, (token) => auditSecret(`provider ${event}`, token.jti));
+  }
+}
+
+/** The grant behind every refresh token the provider saves, by user: a test revokes it at the provider. */
+export function trackGrants(op: TestProvider): Map<string, string> {
+  const grants = new Map<string, string>();
+  (op.provider.on as (name: string, listener: (token: { accountId: string; grantId: string }) => void) => void)('refresh_token.saved', (token) =>
+    grants.set(token.accountId, token.grantId),
+  );
+  return grants;
+}
+
+/** Creates an application for `client` at the test provider (endpoints by discovery from its issuer). */
+export async function createApplication(call: Call, adminToken: string, op: TestProvider, client: { client_id: string; client_secret: string }, extra: object = {}) {
+  const response = await call('POST', '/api/4.0/external_oauth_applications', adminToken, {
+    name: `broker ${client.client_id}`,
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+    issuer: op.issuer,
+    scopes: 'refresh_token',
+    ...extra,
+  });
+  assert.equal(response.status, 200, response.body);
+  return response.json() as { id: string; client_id: string };
+}
+
+/** Connects the user holding `userToken` (as `accountId` at the provider) through the service's own flow. */
+export async function connectUser(call: Call, op: TestProvider, clientId: string, userToken: string, accountId = 'alice'): Promise<void> {
+  const started = await call('POST', `/api/4.0/external_oauth_applications/${encodeURIComponent(clientId)}/authorize`, userToken, {});
+  assert.equal(started.status, 200, started.body);
+  const back = await op.authorize(started.json().authorization_url, { accountId });
+  assert.equal(back.origin + back.pathname, REDIRECT_URI, 'the provider sends the browser back to the service');
+  const finished = await call('GET', `/external_oauth/redirect${back.search}`);
+  assert.ok(finished.status === 200 || finished.status === 303, `the callback answered ${finished.status}: ${finished.body.slice(0, 300)}`);
+}
+
+export const accessTokenPath = (clientId: string) => `/api/4.0/external_oauth_applications/${encodeURIComponent(clientId)}/access_token`;
+export const userStatePath = (clientId: string, userId: string) => `/api/4.0/external_oauth_applications/${encodeURIComponent(clientId)}/user_states/${userId}`;
+
+/** Polls until `check` holds, at most `ms` (a bounded wait for something that happens by the clock). */
+export async function waitFor(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`waited ${ms} ms for ${what}`);
+}
