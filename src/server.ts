@@ -122,6 +122,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(errorHandler);
   // After the error handler, so /metrics answers errors in Looker's shape.
   await app.register(metrics, { config });
+  const logStats = app.logStats;
+  if (logStats) app.metrics.watchDroppedLogLines(() => logStats.droppedLines);
   await app.register(requestMetrics);
   await app.register(requestLog);
   await app.register(draining);
