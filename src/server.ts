@@ -27,6 +27,7 @@ import { SHARED_SCHEMAS as EOA_SCHEMAS } from './schemas/external-oauth-applicat
 import apiRoutes from './api/index.ts';
 import publicRoutes from './api/public.ts';
 import { logoutAlias } from './api/auth.ts';
+import consolePlugin, { rootRedirect } from './console/index.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -102,6 +103,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(publicRoutes);
   await app.register(apiRoutes, { prefix: '/api/4.0' });
   await app.register(logoutAlias, { prefix: '/api' });
+  await app.register(consolePlugin, { prefix: '/console' });
+  await app.register(rootRedirect);
   return app;
 }
 
