@@ -30,12 +30,14 @@ export default async function consolePlugin(app: FastifyInstance) {
   await app.register(formbody, { bodyLimit: app.config.http.bodyLimitBytes });
 
   // onSend, not onRequest: error pages (a 401 thrown by the auth hook before any console hook) get them too.
+  // Referrer-Policy same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on form
+  // posts, and the origin check needs the real one.
   app.addHook('onSend', async (request, reply) => {
     reply
       .header('content-security-policy', CONTENT_SECURITY_POLICY)
       .header('x-content-type-options', 'nosniff')
       .header('x-frame-options', 'DENY')
-      .header('referrer-policy', 'no-referrer')
+      .header('referrer-policy', 'same-origin')
       .header('cross-origin-opener-policy', 'same-origin');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });

@@ -176,7 +176,7 @@ describe('console: sign-in and the session cookie', () => {
       assert.equal(response.headers['content-security-policy'], CONTENT_SECURITY_POLICY, url);
       assert.equal(response.headers['x-frame-options'], 'DENY');
       assert.equal(response.headers['x-content-type-options'], 'nosniff');
-      assert.equal(response.headers['referrer-policy'], 'no-referrer');
+      assert.equal(response.headers['referrer-policy'], 'same-origin');
       assert.equal(response.headers['cache-control'], 'no-store');
       assert.doesNotMatch(response.body, /<script>|<style|style="|\son[a-z]+="/i, `${url}: no inline script, style or handler`);
     }
@@ -385,7 +385,7 @@ describe('console: users, roles and API credentials', () => {
     assert.equal(shown.headers['cache-control'], 'no-store');
     const secret = shownSecret(shown.body)!;
     const clientId = /id="new-client-id">([^<]+)</.exec(shown.body)![1];
-    assert.match(shown.body, /data-copy="new-client-secret" hidden>Copy secret<\/button>/);
+    assert.match(shown.body, /data-copy="new-client-secret" data-copied="Client secret copied to the clipboard." hidden>Copy secret<\/button>/);
     // The shown credentials work, and the secret is on no other page.
     const member = client(t);
     await member.signIn({ client_id: clientId, client_secret: secret });

@@ -10,7 +10,7 @@ document.addEventListener('DOMContentLoaded', () => {
     button.addEventListener('click', async () => {
       try {
         await navigator.clipboard.writeText(source.textContent);
-        if (status) status.textContent = `${button.textContent.replace(/^Copy /, '')} copied to the clipboard.`;
+        if (status) status.textContent = button.dataset.copied || 'Copied to the clipboard.';
       } catch {
         if (status) status.textContent = 'Copying failed: select the text and copy it yourself.';
       }

@@ -145,9 +145,9 @@ ${csrfField(ctx.csrf)}
 <dl class="secret">
 <dt>User</dt><dd>${displayName(user)}</dd>
 <dt>Client ID</dt><dd><code id="new-client-id">${created.client_id}</code>
-<button type="button" class="copy" data-copy="new-client-id" hidden>Copy client ID</button></dd>
+<button type="button" class="copy" data-copy="new-client-id" data-copied="Client ID copied to the clipboard." hidden>Copy client ID</button></dd>
 <dt>Client secret</dt><dd><code id="new-client-secret">${created.client_secret}</code>
-<button type="button" class="copy" data-copy="new-client-secret" hidden>Copy secret</button></dd>
+<button type="button" class="copy" data-copy="new-client-secret" data-copied="Client secret copied to the clipboard." hidden>Copy secret</button></dd>
 </dl>
 <p class="copy-status" role="status" id="copy-status"></p>
 <p><a href="${userPath(user.id)}">Done: back to ${displayName(user)}</a></p>`;
