@@ -110,6 +110,15 @@ describe('console: sign-in and the session cookie', () => {
     }
   });
 
+  test('the sign-in page sends someone already signed in to the console, and shows the form again once the session is gone', async () => {
+    const c = await admin(t);
+    const page = await c.get('/console/login');
+    assert.equal(page.status, 303);
+    assert.equal(page.location, '/console');
+    await t.inject({ method: 'DELETE', url: '/api/4.0/logout', headers: bearer(c.sessionToken!) });
+    assert.equal((await c.get('/console/login')).status, 200);
+  });
+
   test('wrong credentials: one message that reveals nothing, no session', async () => {
     for (const credentials of [{ ...ADMIN, client_secret: 'wrong-secret-000000000' }, { client_id: 'nobody', client_secret: 'x' }]) {
       const c = client(t);
@@ -402,6 +411,15 @@ describe('console: users, roles and API credentials', () => {
     assert.match(text(await c.get(`/console/users/${userId}/delete`)), /You are about to delete the user Ada King/);
     assert.equal((await c.post(`/console/users/${userId}/delete`)).status, 303);
     assert.equal((await t.inject({ method: 'GET', url: `/api/4.0/users/${userId}`, headers: bearer(t.adminToken) })).statusCode, 404);
+  });
+
+  test('a role that does not exist is a problem on the roles field, and no user is created without it', async () => {
+    await c.get('/console/users/new');
+    const before = json(await t.inject({ method: 'GET', url: '/api/4.0/users', headers: bearer(t.adminToken) })).length;
+    const response = await c.post('/console/users', { first_name: 'Nobody', role_ids: ['2', '99'] });
+    assert.equal(response.status, 422);
+    assert.match(response.body, /id="error-role_ids">Role 99 does not exist/);
+    assert.equal(json(await t.inject({ method: 'GET', url: '/api/4.0/users', headers: bearer(t.adminToken) })).length, before);
   });
 
   test('the service\'s rules show on their field: an admin cannot disable themself or drop their own Admin role', async () => {

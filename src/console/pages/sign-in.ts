@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../http/auth.ts';
-import { cookieHeader, sessionCookieName } from '../../http/session-cookie.ts';
+import { cookieHeader, sessionCookieName, sessionToken } from '../../http/session-cookie.ts';
 import { html } from '../html.ts';
 import { layout, notice, pageContext, redirect, sendPage } from '../layout.ts';
 import { clearSignInCookie, signInCsrf } from '../csrf.ts';
@@ -14,7 +14,12 @@ import { consoleRoute } from '../routes.ts';
  * ends and is revoked exactly like an API token.
  */
 export default async function signInPages(app: FastifyInstance) {
-  app.get('/login', consoleRoute('public'), async (request, reply) => signInPage(request, reply, { status: 200, clientId: '', problem: null }));
+  app.get('/login', consoleRoute('public'), async (request, reply) => {
+    // Already signed in (a live session, not just a cookie): nothing to do here.
+    const token = sessionToken(request);
+    if (token !== null && (await app.services.sessions.authenticate(token))) return redirect(reply, '/console');
+    return signInPage(request, reply, { status: 200, clientId: '', problem: null });
+  });
 
   app.post(
     '/login',

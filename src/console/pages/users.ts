@@ -73,7 +73,12 @@ export default async function usersPages(app: FastifyInstance) {
     const form = formBody(request);
     const body = userBody(form);
     const roleIds = values(form, 'role_ids');
-    const problems = schemaProblems(UserBody, body);
+    // Roles are checked before the user is created, so a bad role leaves no user without roles behind.
+    const known = (await users.roles()).map((r) => r.id);
+    const problems = [
+      ...schemaProblems(UserBody, body),
+      ...roleIds.filter((id) => !known.includes(id)).map((id) => ({ field: 'role_ids', code: 'invalid' as const, message: `Role ${id} does not exist` })),
+    ];
     if (problems.length > 0) return newUserPage(request, reply, form, toFieldErrors(problems), 422);
     let user: User;
     try {
