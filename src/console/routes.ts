@@ -1,3 +1,4 @@
+import type { FastifyContextConfig } from 'fastify';
 import type { Access } from '../http/auth.ts';
 
 /**
@@ -5,6 +6,6 @@ import type { Access } from '../http/auth.ts';
  * enforced by the same auth hook), the session cookie as the source of the token, and no place in the
  * OpenAPI document (these are pages, not API operations; test/console/console-routes.ts covers them).
  */
-export function consoleRoute(access: Exclude<Access, 'self'>) {
-  return { schema: { hide: true }, config: { access, tokenFrom: 'cookie' as const } };
+export function consoleRoute(access: Exclude<Access, 'self'>, config: FastifyContextConfig = {}) {
+  return { schema: { hide: true }, config: { ...config, access, tokenFrom: 'cookie' as const } };
 }

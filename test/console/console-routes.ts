@@ -1,5 +1,5 @@
 /**
- * Every route of the web console, once. Console pages are not API operations, so they are hidden from the
+ * Every route of the web console (and `/`, which redirects to it), once. Console pages are not API operations, so they are hidden from the
  * OpenAPI document (and so from the route table, matrix and fuzz suites that are checked against it); this
  * table covers them instead: console.test.ts fails when a registered /console route is missing here or
  * declares another access, and generates the signed-out and non-admin cases of every route from it.
@@ -25,6 +25,7 @@ const app = (i: ConsoleIds) => `/console/applications/${enc(i.clientId)}`;
 const user = (i: ConsoleIds) => `/console/users/${enc(i.userId)}`;
 
 export const CONSOLE_ROUTES: ConsoleRoute[] = [
+  { method: 'GET', route: '/', access: 'public', path: () => '/' },
   { method: 'GET', route: '/console', access: 'user', path: () => '/console' },
   { method: 'GET', route: '/console/login', access: 'public', path: () => '/console/login' },
   { method: 'POST', route: '/console/login', access: 'public', path: () => '/console/login', form: { client_id: 'x', client_secret: 'y' } },

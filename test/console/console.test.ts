@@ -31,7 +31,7 @@ async function createApplication(t: TestApp, name = `App ${randomBytes(4).toStri
   return json(response) as { id: string; name: string; client_id: string };
 }
 
-/** Registered routes from fastify's route tree: [method, url] for every route under /console. */
+/** Registered routes from fastify's route tree: `METHOD url` for `/` and every route under /console. */
 function registeredConsoleRoutes(t: TestApp): string[] {
   const stack: string[] = [];
   const found: string[] = [];
@@ -42,7 +42,8 @@ function registeredConsoleRoutes(t: TestApp): string[] {
     stack.length = depth;
     stack.push(match[2]);
     const url = stack.join('').replace(/^\/\//, '/');
-    for (const method of match[3]?.split(', ') ?? []) if (method !== 'HEAD' && url.startsWith('/console')) found.push(`${method} ${url}`);
+    const console = url === '/' || url.startsWith('/console');
+    for (const method of match[3]?.split(', ') ?? []) if (method !== 'HEAD' && console) found.push(`${method} ${url}`);
   }
   return found.sort();
 }
@@ -161,6 +162,25 @@ describe('console: sign-in and the session cookie', () => {
     const again = new ConsoleClient(injectTransport(t.app));
     again.cookies.set('eoa_console', token);
     assert.equal((await again.get('/console/applications')).location, '/console/login');
+  });
+
+  test('the session follows the API rules: the cookie lives as long as the token, and an expired session is signed out', async () => {
+    const short = await buildTestApp({ EOA_TOKEN_TTL_S: '120', EOA_TOKEN_CACHE_MS: '0' });
+    try {
+      const c = client(short);
+      await c.get('/console/login');
+      const response = await c.post('/console/login', ADMIN);
+      assert.match(String([response.headers['set-cookie']].flat()[0]), /^eoa_console=[^;]+; Path=\/; Max-Age=120;/);
+      assert.equal((await c.get('/console/applications')).status, 200);
+      // Expire the session where the API keeps it: the console asks to sign in again, as the API answers 401.
+      await short.app.store.db.updateTable('sessions').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).execute();
+      const expired = await c.get('/console/applications');
+      assert.equal(expired.status, 303);
+      assert.equal(expired.location, '/console/login');
+      assert.equal(c.sessionToken, undefined, 'the dead cookie is deleted');
+    } finally {
+      await short.close();
+    }
   });
 
   test('the session follows the API rules: disabling the user or their credentials ends it', async () => {

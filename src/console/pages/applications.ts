@@ -87,9 +87,9 @@ export default async function applicationsPages(app: FastifyInstance) {
   app.post('/applications', consoleRoute('admin'), async (request, reply) => {
     const form = formBody(request);
     const body = {
-      ...present(form, 'name'),
-      ...present(form, 'client_id'),
-      ...present(form, 'client_secret'),
+      ...given(form, 'name'),
+      ...given(form, 'client_id'),
+      ...given(form, 'client_secret'),
       tenant_id: orNull(text(form, 'tenant_id')),
       dialect_name: orNull(text(form, 'dialect_name')),
       bi_directional_data_access: text(form, 'bi_directional_data_access') === 'true',
@@ -114,8 +114,8 @@ export default async function applicationsPages(app: FastifyInstance) {
     const form = formBody(request);
     // An empty secret field keeps the current secret; a value rotates it.
     const body = {
-      ...present(form, 'name'),
-      ...present(form, 'client_secret'),
+      ...given(form, 'name'),
+      ...given(form, 'client_secret'),
       tenant_id: orNull(text(form, 'tenant_id')),
       dialect_name: orNull(text(form, 'dialect_name')),
       bi_directional_data_access: text(form, 'bi_directional_data_access') === 'true',
@@ -147,7 +147,7 @@ export default async function applicationsPages(app: FastifyInstance) {
 const clientIdOf = (request: FastifyRequest) => (request.params as { client_id: string }).client_id;
 
 /** A required text field left empty is left out of the body, so the schema reports it as missing. */
-function present(form: FormBody, name: string): Record<string, string> {
+function given(form: FormBody, name: string): Record<string, string> {
   const value = text(form, name);
   return value === '' ? {} : { [name]: value };
 }

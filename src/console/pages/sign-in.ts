@@ -23,7 +23,7 @@ export default async function signInPages(app: FastifyInstance) {
 
   app.post(
     '/login',
-    { ...consoleRoute('public'), config: { ...consoleRoute('public').config, loginGuard: true, consoleSignIn: true } },
+    consoleRoute('public', { loginGuard: true, consoleSignIn: true }),
     async (request, reply) => {
       const body = formBody(request);
       const clientId = text(body, 'client_id');
