@@ -53,8 +53,10 @@ export default async function consolePlugin(app: FastifyInstance) {
   app.setNotFoundHandler(async (request, reply) => errorPage(request, reply, new ApiError('not_found')));
 
   app.get('/assets/:name', consoleRoute('public'), async (request, reply) => {
-    const asset = ASSETS[(request.params as { name: string }).name];
-    if (!asset) throw new ApiError('not_found');
+    const { name } = request.params as { name: string };
+    // Own keys only: `constructor` or `__proto__` must not find what every object inherits.
+    if (!Object.hasOwn(ASSETS, name)) throw new ApiError('not_found');
+    const asset = ASSETS[name];
     return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(asset.body);
   });
 

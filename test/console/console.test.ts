@@ -212,7 +212,7 @@ describe('console: sign-in and the session cookie', () => {
     const css = await c.get('/console/assets/console.css');
     assert.equal(css.status, 200);
     assert.match(String(css.headers['content-type']), /^text\/css/);
-    assert.equal((await c.get('/console/assets/nope.js')).status, 404);
+    for (const name of ['nope.js', 'constructor', '__proto__', 'toString']) assert.equal((await c.get(`/console/assets/${name}`)).status, 404, name);
   });
 });
 
