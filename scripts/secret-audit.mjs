@@ -3,7 +3,9 @@
 // file of every test data directory (the SQLite file, its -wal and -shm, backups; on PostgreSQL a text dump
 // of each test database taken before it is dropped), in every captured log,
 // and in every captured response. Allowed: an API credential's client_secret in the one response that
-// created it, an access token in the one login response that issued it. Anything else is a finding and
+// created it (the API's JSON, or the web console's page that shows a new secret once), an access token in
+// the one login response that issued it. The console's session token travels only in a cookie header, so it
+// is allowed in no response body. Anything else is a finding and
 // fails the run. Usage: node scripts/secret-audit.mjs AUDIT_DIR
 import fs from 'node:fs';
 import path from 'node:path';

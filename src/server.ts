@@ -46,6 +46,7 @@ import publicRoutes from './api/public.ts';
 import { callbackRoutes } from './api/external-oauth-connect.ts';
 import { CONNECT_SCHEMAS } from './schemas/external-oauth-connect.ts';
 import { logoutAlias } from './api/auth.ts';
+import consolePlugin, { rootRedirect } from './console/index.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -146,6 +147,8 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(apiRoutes, { prefix: '/api/4.0' });
   await app.register(logoutAlias, { prefix: '/api' });
   await app.register(apiReference);
+  await app.register(consolePlugin, { prefix: '/console' });
+  await app.register(rootRedirect);
   return app;
 }
 

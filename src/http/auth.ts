@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.ts';
 import type { Caller } from '../services/sessions.ts';
+import { sessionToken } from './session-cookie.ts';
 
 /**
  * Who may call a route is declared with the route (`config: { access }`), never discovered in a handler:
@@ -15,6 +16,11 @@ export type Access = 'public' | 'user' | 'member' | 'self' | 'admin';
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /**
+     * Where the caller's access token comes from: the Authorization header (every API route), or the web
+     * console's session cookie (console pages only; see session-cookie.ts). One route never takes both.
+     */
+    tokenFrom?: 'header' | 'cookie';
   }
   interface FastifyRequest {
     caller: Caller | null;
@@ -38,7 +44,7 @@ export default fp(
       if (!request.routeOptions.url) return;
       const access = request.routeOptions.config.access ?? 'admin';
       if (access === 'public') return;
-      const token = presentedToken(request);
+      const token = request.routeOptions.config.tokenFrom === 'cookie' ? sessionToken(request) : presentedToken(request);
       const caller = token === null ? null : await app.services.sessions.authenticate(token);
       if (!caller) throw new ApiError('unauthorized');
       request.caller = caller;

@@ -64,7 +64,7 @@ function bodyRequired(expected: string, body: unknown): string {
   return `The request body must be a JSON ${expected}.`;
 }
 
-function toApiError(error: FastifyError | ApiError, body: unknown): ApiError {
+export function toApiError(error: FastifyError | ApiError, body: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error.validation) {
     const part = error.validationContext ?? 'body';

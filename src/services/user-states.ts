@@ -89,6 +89,12 @@ export function userStatesService(repos: Repositories, secretBox: SecretBox, wri
       return { user_id: user.id, oauth_application_id: app.id };
     },
 
+    /** Which applications a user holds tokens for, and until when: presence and times, never a token. */
+    summariesForUser: (userId: string) => repos.userStates.summariesForUser(userId),
+
+    /** How many users hold tokens for an application: what deleting it takes with it. */
+    countForApplication: (applicationId: string) => repos.userStates.countForApplication(applicationId),
+
     /** The tokens in the clear, for the OAuth flow; never for a response. Null when there is no state. */
     async openTokens(userId: string, applicationId: string): Promise<UserTokens | null> {
       const state = await repos.userStates.find(userId, applicationId);

@@ -16,6 +16,15 @@ export interface UserStateRecord {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** What may be said about a stored state without opening it: never a token. */
+export interface UserStateSummary {
+  oauth_application_id: string;
+  access_token_expires_at: string;
+  has_refresh_token: boolean;
+  refresh_token_expires_at: string | null;
+  updated_at: string;
+}
+
 /** The key of a user state row, as paging through sealed tokens uses it. */
 export interface UserStateKey {
   user_id: string;
@@ -74,6 +83,40 @@ export function userStatesRepository(db: Kysely<Database>) {
         refresh_token_sealed: row.refresh_token_sealed,
         refresh_token_expires_at: toNullableIso(row.refresh_token_expires_at),
       };
+    },
+
+    /** One user's states, by application id; the sealed columns are never selected. */
+    async summariesForUser(userId: string, tx: Db = db): Promise<UserStateSummary[]> {
+      if (!isId(userId)) return [];
+      const rows = await tx
+        .selectFrom('oauth_application_user_states')
+        .select((eb) => [
+          'oauth_application_id',
+          'access_token_expires_at',
+          'refresh_token_expires_at',
+          'updated_at',
+          eb('refresh_token_sealed', 'is not', null).as('has_refresh_token'),
+        ])
+        .where('user_id', '=', userId)
+        .orderBy('oauth_application_id')
+        .execute();
+      return rows.map((r) => ({
+        oauth_application_id: idString(r.oauth_application_id),
+        access_token_expires_at: toIso(r.access_token_expires_at),
+        has_refresh_token: Boolean(r.has_refresh_token),
+        refresh_token_expires_at: toNullableIso(r.refresh_token_expires_at),
+        updated_at: toIso(r.updated_at),
+      }));
+    },
+
+    async countForApplication(applicationId: string, tx: Db = db): Promise<number> {
+      if (!isId(applicationId)) return 0;
+      const row = await tx
+        .selectFrom('oauth_application_user_states')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('oauth_application_id', '=', applicationId)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
     },
 
     /** Every sealed token, in key order after `after` (null: from the start), for `doctor` and key rotation. */

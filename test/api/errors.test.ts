@@ -147,7 +147,8 @@ describe('bad input on every endpoint', () => {
     const cases = [
       { method: 'GET' as const, url: '/api/4.0/nope' },
       { method: 'GET' as const, url: '/api/3.1/users' },
-      { method: 'GET' as const, url: '/' },
+      { method: 'POST' as const, url: '/' },
+      { method: 'GET' as const, url: '/no-such-page' },
       { method: 'PUT' as const, url: '/api/4.0/users' },
       { method: 'POST' as const, url: '/api/4.0/users/1' },
       { method: 'GET' as const, url: '/api/4.0/login' },

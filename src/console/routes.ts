@@ -1,0 +1,11 @@
+import type { FastifyContextConfig } from 'fastify';
+import type { Access } from '../http/auth.ts';
+
+/**
+ * Options every console route is declared with: who may see it (the same `access` vocabulary as the API,
+ * enforced by the same auth hook), the session cookie as the source of the token, and no place in the
+ * OpenAPI document (these are pages, not API operations; test/console/console-routes.ts covers them).
+ */
+export function consoleRoute(access: Exclude<Access, 'self'>, config: FastifyContextConfig = {}) {
+  return { schema: { hide: true }, config: { ...config, access, tokenFrom: 'cookie' as const } };
+}
