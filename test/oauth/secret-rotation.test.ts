@@ -53,8 +53,8 @@ describe('client secret rotation with an overlap', () => {
   test('the same secret sent again keeps no previous one', async () => {
     const same = await call('PATCH', appPath, t.adminToken, { client_secret: client.client_secret });
     assert.equal(same.status, 200);
-    assert.equal(same.json().has_previous_client_secret, false);
-    assert.equal(same.json().previous_client_secret_expires_at, null);
+    assert.equal(same.json().has_previous_secret, false);
+    assert.equal(same.json().previous_secret_expires_at, null);
   });
 
   test('PATCHed here first: the provider still knows only the old secret, and refreshes keep working', async () => {
@@ -63,9 +63,9 @@ describe('client secret rotation with an overlap', () => {
     assert.equal(patched.status, 200);
     assertResponse('update_external_oauth_application', { statusCode: patched.status, body: patched.body, headers: patched.headers });
     const app = patched.json();
-    assert.equal(app.has_previous_client_secret, true);
-    const until = Date.parse(app.previous_client_secret_expires_at);
-    assert.ok(until >= before + OVERLAP_S * 1000 && until <= Date.now() + OVERLAP_S * 1000, app.previous_client_secret_expires_at);
+    assert.equal(app.has_previous_secret, true);
+    const until = Date.parse(app.previous_secret_expires_at);
+    assert.ok(until >= before + OVERLAP_S * 1000 && until <= Date.now() + OVERLAP_S * 1000, app.previous_secret_expires_at);
     assert.equal(JSON.stringify(app).includes(client.client_secret), false);
 
     await untilExpired();
@@ -85,7 +85,7 @@ describe('client secret rotation with an overlap', () => {
 
   test('after the overlap the old secret is no longer tried: a provider that knows only it refuses the client (502)', async () => {
     await rotateAtProvider(client.client_secret);
-    await waitFor(async () => (await call('GET', appPath.replace(/\/[^/]+$/, `?client_id=${encodeURIComponent(client.client_id)}`), t.adminToken)).json()[0].has_previous_client_secret === false, 15_000, 'the overlap to end');
+    await waitFor(async () => (await call('GET', appPath.replace(/\/[^/]+$/, `?client_id=${encodeURIComponent(client.client_id)}`), t.adminToken)).json()[0].has_previous_secret === false, 15_000, 'the overlap to end');
     await untilExpired();
     const refused = await read();
     assert.equal(refused.status, 502, refused.body);
