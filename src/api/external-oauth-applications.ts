@@ -40,8 +40,8 @@ function present(caller: Caller, app: ExternalOauthApplicationView) {
     issuer: app.issuer,
     scopes: app.scopes,
     token_endpoint_auth_method: app.token_endpoint_auth_method,
-    has_previous_client_secret: app.has_previous_client_secret,
-    previous_client_secret_expires_at: app.previous_client_secret_expires_at,
+    has_previous_secret: app.has_previous_secret,
+    previous_secret_expires_at: app.previous_secret_expires_at,
     created_at: app.created_at,
   };
 }

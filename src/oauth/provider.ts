@@ -159,8 +159,14 @@ export function providerResolver(options: ProviderResolverOptions) {
         token: settings.token_endpoint,
         revocation: settings.revocation_endpoint,
       };
-      const needsDiscovery = settings.issuer !== null && (explicit.authorization === null || explicit.token === null || explicit.revocation === null);
-      const discovered = needsDiscovery ? await discover(settings.issuer!) : null;
+      let discovered: oauth.AuthorizationServer | null = null;
+      if (settings.issuer !== null && (explicit.authorization === null || explicit.token === null)) {
+        discovered = await discover(settings.issuer);
+      } else if (settings.issuer !== null && explicit.revocation === null) {
+        // Only the revocation endpoint (and whether iss is always sent) would come from discovery: a provider
+        // whose document cannot be read is still usable with the endpoints the admin gave.
+        discovered = await discover(settings.issuer).catch(() => null);
+      }
 
       const authorizationEndpoint = explicit.authorization ?? discovered?.authorization_endpoint ?? fromPreset(preset?.authorizationEndpoint);
       const tokenEndpoint = explicit.token ?? discovered?.token_endpoint ?? fromPreset(preset?.tokenEndpoint);

@@ -190,6 +190,8 @@ export function tokenRefresher(options: RefresherOptions) {
       if (leaseFree) {
         const reason = unrefreshable(row, now);
         if (reason !== null) {
+          // Nothing to refresh with: the token serves until it expires, then the user must connect again.
+          if (expiresIn(row.access_token_expires_at, now) > 0) return present(row);
           if (await writes.run((tx) => states.markNeedsReauth(row, reason, tx))) throw new NeedsReauth(reason);
           continue;
         }

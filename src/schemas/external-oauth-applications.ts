@@ -43,10 +43,10 @@ export const ExternalOauthApplication = Type.Object(
     bi_directional_data_access: Nullable(Type.Boolean({ description: 'Whether this application supports bi-directional data access.' })),
     ...providerFieldsRead(),
     // Ours: zero-downtime client-secret rotation (docs/tokens.md). Never the secret itself.
-    has_previous_client_secret: Type.Boolean({
+    has_previous_secret: Type.Boolean({
       description: '(ours) Whether the client secret replaced by the last rotation is still tried when the provider refuses the current one.',
     }),
-    previous_client_secret_expires_at: Nullable(
+    previous_secret_expires_at: Nullable(
       Type.String({ format: 'date-time', description: '(ours) Until when the previous client secret is tried (EOA_SECRET_OVERLAP_S after the rotation).' }),
     ),
     created_at: DateTime,

@@ -42,7 +42,7 @@ export function previousSecretLive(app: Pick<SealedClientSecrets, 'previous_clie
 /** What a response says about the previous secret: whether one is held, and until when (never the secret). */
 export function previousSecretView(app: Pick<SealedClientSecrets, 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'>) {
   const live = previousSecretLive(app);
-  return { has_previous_client_secret: live, previous_client_secret_expires_at: live ? app.previous_client_secret_expires_at : null };
+  return { has_previous_secret: live, previous_secret_expires_at: live ? app.previous_client_secret_expires_at : null };
 }
 
 export function openClientSecrets(secretBox: SecretBox, app: SealedClientSecrets): ClientSecrets {

@@ -175,15 +175,17 @@ export function tokenStateRepository(db: Kysely<Database>) {
       return result.numUpdatedRows > 0n;
     },
 
-    /** `needs_reauth` without a refresh (nothing to refresh with), on the version that was read. */
+    /**
+     * `needs_reauth` without a refresh (nothing to refresh with), on the state as read: same version, same
+     * lease holder (none, or one whose lease ran out, which this clears).
+     */
     async markNeedsReauth(read: TokenStateRow, lastError: string, tx: Db = db): Promise<boolean> {
-      const result = await byKey(tx.updateTable('oauth_application_user_states'), read)
-        .set({ status: 'needs_reauth', last_error: lastError, updated_at: nowIso() })
+      let query = byKey(tx.updateTable('oauth_application_user_states'), read)
+        .set({ status: 'needs_reauth', last_error: lastError, lease_owner: null, lease_expires_at: null, updated_at: nowIso() })
         .where('version', '=', read.version)
-        .where('status', '=', 'active')
-        .where('lease_owner', 'is', null)
-        .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
+        .where('status', '=', 'active');
+      query = read.lease_owner === null ? query.where('lease_owner', 'is', null) : query.where('lease_owner', '=', read.lease_owner);
+      return (await query.executeTakeFirst()).numUpdatedRows > 0n;
     },
 
     /** Gives a lease back unchanged (the refresh ended without a result to record). */

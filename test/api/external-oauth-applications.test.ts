@@ -217,7 +217,7 @@ describe('all_external_oauth_applications', () => {
 });
 
 describe('update_external_oauth_application', () => {
-  test('partial update keeps what is not sent; rotating the secret changes only the sealed value', async () => {
+  test('partial update keeps what is not sent; rotating the secret changes the sealed value and keeps the previous one', async () => {
     const body = newApp({ tenant_id: 'keep-me', dialect_name: 'databricks', bi_directional_data_access: false });
     const created = json(await create(body));
     const sealedBefore = (await t.app.repos.externalOauthApplications.findByClientId(body.client_id))!.client_secret_sealed;
@@ -226,7 +226,11 @@ describe('update_external_oauth_application', () => {
     const response = await t.inject({ method: 'PATCH', url: at(body.client_id), headers: admin, payload: { client_secret: rotated } });
     assert.equal(response.statusCode, 200);
     assertResponse('update_external_oauth_application', response);
-    assert.deepEqual(json(response), created);
+    // The replaced secret stays a fallback for EOA_SECRET_OVERLAP_S (7 days by default); nothing else changed.
+    const { has_previous_secret: held, previous_secret_expires_at: until, ...rest } = json(response);
+    assert.equal(held, true);
+    assert.ok(Math.abs(Date.parse(until) - (Date.now() + 7 * 24 * 3600 * 1000)) < 60_000, until);
+    assert.deepEqual({ ...rest, has_previous_secret: false, previous_secret_expires_at: null }, created);
     assert.ok(!response.body.includes(rotated));
 
     const sealedAfter = (await t.app.repos.externalOauthApplications.findByClientId(body.client_id))!.client_secret_sealed;

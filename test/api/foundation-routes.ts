@@ -5,10 +5,15 @@
  */
 export type Access = 'public' | 'user' | 'self' | 'admin';
 
-/** Ids the paths are built from: `user` is the user a route acts on, `credentials` one of theirs. */
+/**
+ * Ids the paths are built from: `user` is the user a route acts on, `credentials` one of theirs, and
+ * `application` the client_id of an application whose token routes they use (one that does not exist when
+ * left out).
+ */
 export interface RouteIds {
   user: string;
   credentials: string;
+  application?: string;
 }
 
 export interface FoundationRoute {
@@ -25,6 +30,7 @@ export interface FoundationRoute {
 }
 
 const users = '/api/4.0/users';
+const broker = (i: RouteIds) => `/api/4.0/external_oauth_applications/${encodeURIComponent(i.application ?? 'no-such-application')}`;
 
 export const FOUNDATION_ROUTES: FoundationRoute[] = [
   { operationId: 'login_user', method: 'POST', path: (i) => `/api/4.0/login/${i.user}`, access: 'admin' },
@@ -71,6 +77,20 @@ export const FOUNDATION_ROUTES: FoundationRoute[] = [
   },
   // Ours: the audit log (held against the service's own OpenAPI document).
   { operationId: 'all_audit_events', method: 'GET', path: () => '/api/4.0/audit_events', access: 'admin' },
+  // The broker's token side (ours); without `application`, on one that does not exist: past the auth checks, a 404.
+  {
+    operationId: 'external_oauth_application_access_token',
+    method: 'POST',
+    path: (i) => `${broker(i)}/access_token`,
+    access: 'user',
+    body: { user_id: '1' },
+    bodyType: 'object',
+    bodyOptional: true,
+  },
+  { operationId: 'all_external_oauth_application_user_states', method: 'GET', path: (i) => `${broker(i)}/user_states`, access: 'admin' },
+  { operationId: 'external_oauth_application_user_state', method: 'GET', path: (i) => `${broker(i)}/user_states/${i.user}`, access: 'self' },
+  { operationId: 'delete_external_oauth_application_user_state', method: 'DELETE', path: (i) => `${broker(i)}/user_states/${i.user}`, access: 'self' },
+  { operationId: 'check_external_oauth_application', method: 'POST', path: (i) => `${broker(i)}/check`, access: 'admin' },
 ];
 
 export function describeRoute(route: FoundationRoute): string {

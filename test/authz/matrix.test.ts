@@ -57,6 +57,15 @@ let other: { id: string };
 let application: { id: string; client_id: string };
 /** An application with provider settings, so `authorize` can succeed (a Snowflake preset; nothing is called). */
 let connectable: { id: string; client_id: string };
+/** The broker's token endpoints: every user the table names holds a fresh token here (nothing is refreshed). */
+let tokenApp: { id: string; client_id: string };
+/** Where a disconnect that is expected to succeed deletes a state made for it just before. */
+let disconnectApp: { id: string; client_id: string };
+const pushState = (userId: string, app: { id: string }) =>
+  create('/api/4.0/external_oauth_applications/user_state', {
+    user_id: userId, oauth_application_id: app.id, access_token: randomSecret(), access_token_expires_at: '2031-01-01T00:00:00Z', refresh_token: randomSecret(),
+  });
+const brokerPath = (app: { client_id: string }, rest: string) => `/api/4.0/external_oauth_applications/${enc(app.client_id)}/${rest}`;
 
 const admin = () => bearer(t.adminToken);
 const create = async (url: string, payload: unknown) => {
@@ -303,6 +312,47 @@ const ENDPOINTS: Endpoint[] = [
       }),
     }),
   ),
+  // The OAuth broker's token side (ours): a user reads their own token and status; admins anyone's.
+  {
+    operationId: 'external_oauth_application_access_token', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/access_token', access: 'self-own', success: 200,
+    request: async () => ({ url: brokerPath(tokenApp, 'access_token'), payload: {} }),
+  },
+  {
+    operationId: 'external_oauth_application_access_token', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/access_token', access: 'self-other', success: 200,
+    request: async () => ({ url: brokerPath(tokenApp, 'access_token'), payload: { user_id: other.id } }),
+  },
+  {
+    operationId: 'all_external_oauth_application_user_states', method: 'GET', route: '/api/4.0/external_oauth_applications/:client_id/user_states', access: 'admin', success: 200,
+    request: async () => ({ url: brokerPath(tokenApp, 'user_states?limit=10') }),
+  },
+  {
+    operationId: 'external_oauth_application_user_state', method: 'GET', route: '/api/4.0/external_oauth_applications/:client_id/user_states/:user_id', access: 'self-own', success: 200,
+    request: async (p) => ({ url: brokerPath(tokenApp, `user_states/${p.userId() ?? member.id}`) }),
+  },
+  {
+    operationId: 'external_oauth_application_user_state', method: 'GET', route: '/api/4.0/external_oauth_applications/:client_id/user_states/:user_id', access: 'self-other', success: 200,
+    request: async () => ({ url: brokerPath(tokenApp, `user_states/${other.id}`) }),
+  },
+  {
+    operationId: 'delete_external_oauth_application_user_state', method: 'DELETE', route: '/api/4.0/external_oauth_applications/:client_id/user_states/:user_id', access: 'self-own', success: 204,
+    request: async (p, forSuccess) => {
+      const user = p.userId() ?? member.id;
+      if (forSuccess) await pushState(user, disconnectApp);
+      return { url: brokerPath(forSuccess ? disconnectApp : tokenApp, `user_states/${user}`) };
+    },
+  },
+  {
+    operationId: 'delete_external_oauth_application_user_state', method: 'DELETE', route: '/api/4.0/external_oauth_applications/:client_id/user_states/:user_id', access: 'self-other', success: 204,
+    request: async (_p, forSuccess) => {
+      if (forSuccess) await pushState(other.id, disconnectApp);
+      return { url: brokerPath(forSuccess ? disconnectApp : tokenApp, `user_states/${other.id}`) };
+    },
+  },
+  {
+    // No provider settings on this application: the check answers 200 `inconclusive` without calling anyone.
+    operationId: 'check_external_oauth_application', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/check', access: 'admin', success: 200,
+    request: async () => ({ url: brokerPath(tokenApp, 'check') }),
+  },
 ];
 
 /** A page for a browser: HTML that runs no script, cannot be framed or cached. */
@@ -340,6 +390,11 @@ describe('authorization matrix', () => {
     people = await principals();
   });
   after(() => t.close());
+  before(async () => {
+    tokenApp = await freshApplication();
+    disconnectApp = await freshApplication();
+    for (const user of ['1', member.id, other.id]) await pushState(user, tokenApp);
+  });
 
   test('the table covers every operation of the service\'s OpenAPI document', () => {
     const document = t.app.swagger() as { paths: Record<string, Record<string, { operationId?: string }>> };

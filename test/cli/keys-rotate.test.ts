@@ -17,6 +17,7 @@ import {
   injectClient,
   leakedSecrets,
   login,
+  randomSecret,
   readStore,
   runCli,
   storeEnv,
@@ -44,6 +45,13 @@ async function seed(send: Send, expected: Expected, apps: number) {
     assert.equal(app.reply.statusCode, 200, app.reply.body);
     created.push({ id: app.id!, client_id: app.client_id });
   }
+  // One rotated client secret: the replaced one is kept, sealed, as the previous secret (rotated too).
+  const rotated = created[0].client_id;
+  const newSecret = randomSecret();
+  const patched = await send('PATCH', `/api/4.0/external_oauth_applications/${encodeURIComponent(rotated)}`, { client_secret: newSecret }, admin);
+  assert.equal(patched.statusCode, 200, patched.body);
+  expected.set(`external_oauth_applications.previous_client_secret|${rotated}`, expected.get(appSecretKey(rotated))!);
+  expected.set(appSecretKey(rotated), newSecret);
   const users = [await createUser(send, admin), await createUser(send, admin)];
   for (const [u, userId] of users.entries()) {
     for (const [i, app] of created.entries()) {

@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { encodeParam } from '@looker/sdk-rtl';
 import { ADMIN } from '../helpers/app.ts';
+import { lookerSdk } from '../helpers/looker-sdk.ts';
 import { auditExchange } from '../helpers/audit.ts';
 import { testDatabaseUrl } from '../helpers/database.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
@@ -73,6 +75,23 @@ describe('SIGKILL in the middle of a refresh, then a restart', () => {
     await inFlight;
     server = await startServer({ env, dataDir: server.dataDir });
   }
+
+  test('the official Looker SDK reads a token as docs/tokens.md shows', async () => {
+    const sdk = lookerSdk(server.baseUrl, ADMIN);
+    try {
+      const answer = await sdk.ok(
+        sdk.post<{ access_token: string; token_type: string; expires_at: string; scope: string | null }, Error>(
+          `/external_oauth_applications/${encodeParam(client.client_id)}/access_token`, undefined, {},
+        ),
+      );
+      auditExchange({ method: 'POST', url: accessTokenPath(client.client_id) }, { statusCode: 200, body: JSON.stringify(answer) });
+      assert.equal(answer.token_type.toLowerCase(), 'bearer');
+      assert.ok(answer.access_token.length > 20);
+      assert.ok(Date.parse(answer.expires_at) > Date.now());
+    } finally {
+      await sdk.authSession.logout();
+    }
+  });
 
   test('killed before the provider handled the refresh: after the lease runs out, the next call succeeds', async () => {
     const before = { success: op.count('grant.success'), revoked: op.count('grant.revoked') };

@@ -66,7 +66,11 @@ describe('external OAuth applications through the official SDK', () => {
 
     const rotated = await sdk.ok(sdk.update_external_oauth_application(AWKWARD, { client_secret: 'e2e-rotated-secret' }));
     assertSchema('ExternalOauthApplication', rotated);
-    assert.deepEqual(rotated, created);
+    // The replaced secret is kept as a fallback for the overlap (docs/tokens.md); nothing else changed.
+    const { has_previous_secret: held, previous_secret_expires_at: until, ...rest } = rotated as typeof rotated & { has_previous_secret: boolean; previous_secret_expires_at: string };
+    assert.equal(held, true);
+    assert.ok(Date.parse(until) > Date.now());
+    assert.deepEqual({ ...rest, has_previous_secret: false, previous_secret_expires_at: null }, created);
 
     // What a client typically does: change the object it read and send it back whole.
     const renamed = await sdk.ok(sdk.update_external_oauth_application(AWKWARD, { ...rotated, name: 'Snowflake production', tenant_id: 'tenant-9' }));

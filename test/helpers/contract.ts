@@ -33,8 +33,8 @@ const EXTENSIONS: Record<string, string[]> = {
     'scopes',
     'token_endpoint_auth_method',
     // Zero-downtime client-secret rotation (docs/tokens.md).
-    'has_previous_client_secret',
-    'previous_client_secret_expires_at',
+    'has_previous_secret',
+    'previous_secret_expires_at',
   ],
 };
 

@@ -73,6 +73,59 @@ const EVENTS = [
   'server_error',
 ];
 
+type Payload = Record<string, unknown> & { grantId?: string; uid?: string; userCode?: string };
+
+/**
+ * The provider's storage, kept by the fixture rather than by one Provider instance: oidc-provider 9 gives
+ * each instance its own in-memory store, so `configure()` (a new instance) would otherwise forget every
+ * grant and token. A Map without eviction (oidc-provider's own keeps 1,000 entries, which a long test
+ * file outgrows), expiring entries as the real adapters do.
+ */
+function memoryStore() {
+  const entries = new Map<string, { payload: Payload; expiresAt: number | null }>();
+  const grants = new Map<string, Set<string>>();
+  const live = (key: string) => {
+    const entry = entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  };
+  return (model: string) => ({
+    async upsert(id: string, payload: Payload, expiresIn?: number) {
+      const key = `${model}:${id}`;
+      entries.set(key, { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : null });
+      if (payload.grantId) grants.set(payload.grantId, (grants.get(payload.grantId) ?? new Set()).add(key));
+      if (model === 'Session' && payload.uid) entries.set(`sessionUid:${payload.uid}`, { payload: { id }, expiresAt: null });
+      if (payload.userCode) entries.set(`userCode:${payload.userCode}`, { payload: { id }, expiresAt: null });
+    },
+    async find(id: string) {
+      return live(`${model}:${id}`);
+    },
+    async findByUid(uid: string) {
+      const ref = live(`sessionUid:${uid}`);
+      return ref ? live(`${model}:${ref.id as string}`) : undefined;
+    },
+    async findByUserCode(userCode: string) {
+      const ref = live(`userCode:${userCode}`);
+      return ref ? live(`${model}:${ref.id as string}`) : undefined;
+    },
+    async consume(id: string) {
+      const payload = live(`${model}:${id}`);
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    },
+    async destroy(id: string) {
+      entries.delete(`${model}:${id}`);
+    },
+    async revokeByGrantId(grantId: string) {
+      for (const key of grants.get(grantId) ?? []) entries.delete(key);
+      grants.delete(grantId);
+    },
+  });
+}
+
 /** Starts a provider on 127.0.0.1 and a free port. Call `stop()` when done. */
 export async function startTestProvider(options: TestProviderOptions = {}): Promise<TestProvider> {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -84,6 +137,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
   let hanging = false;
   let decision: Required<AuthorizeOptions> = { accountId: 'alice', decision: 'allow' };
   let current: TestProviderOptions = options;
+  const adapter = memoryStore();
   let provider!: Provider;
 
   const server = http.createServer((req, res) => {
@@ -120,6 +174,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
           token_endpoint_auth_method: 'client_secret_basic',
         }),
       ),
+      adapter,
       jwks,
       cookies: { keys: cookieKeys },
       pkce: { required: () => true },

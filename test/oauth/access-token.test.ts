@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
+import { assertResponse } from '../helpers/contract.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
 import {
   PUBLIC_URL,
@@ -55,7 +56,12 @@ describe('access_token: refresh on read, single flight, needs_reauth, provider f
 
   const status = async () => (await call('GET', userStatePath(client.client_id, member.id), member.token)).json();
   const untilExpired = () => waitFor(async () => (await status()).status === 'expired', 10_000, 'the access token to expire');
-  const read = (token = member.token, body: object = {}) => call('POST', accessTokenPath(client.client_id), token, body);
+  /** A read, its answer held to the served OpenAPI document whatever its status. */
+  const read = async (token = member.token, body: object = {}) => {
+    const answer = await call('POST', accessTokenPath(client.client_id), token, body);
+    assertResponse('external_oauth_application_access_token', { statusCode: answer.status, body: answer.body, headers: answer.headers });
+    return answer;
+  };
   const storedRow = async () =>
     t.app.store.db.selectFrom('oauth_application_user_states').select(['access_token_sealed', 'refresh_token_sealed', 'version', 'status']).where('user_id', '=', member.id).executeTakeFirstOrThrow();
 

@@ -95,6 +95,24 @@ describe('the oidc-provider fixture and the outbound modules', () => {
     assert.equal(back.searchParams.get('error'), 'invalid_request');
   });
 
+  test('configure() swaps the client secret and keeps the grants: old tokens refresh under the new secret only', async () => {
+    const { provider, verifier, state, back } = await connect();
+    const callbackParameters = oauth.validateAuthResponse({ issuer: op.issuer }, { client_id: client.client_id }, back.searchParams, state);
+    const tokens = await exchangeCode(provider, { clientId: client.client_id, clientSecret: client.client_secret }, { callbackParameters, redirectUri: REDIRECT_URI, codeVerifier: verifier }, http);
+    const rotated = { ...client, client_secret: randomBytes(24).toString('base64url') };
+    await op.configure({ clients: [rotated] });
+    try {
+      await assert.rejects(
+        refreshGrant(provider, { clientId: client.client_id, clientSecret: client.client_secret }, tokens.refresh_token!, http),
+        (error: ProviderError) => error.code === 'invalid_client',
+      );
+      const refreshed = await refreshGrant(provider, { clientId: client.client_id, clientSecret: rotated.client_secret }, tokens.refresh_token!, http);
+      assert.ok(refreshed.access_token);
+    } finally {
+      await op.configure({ clients: [client] });
+    }
+  });
+
   test('a hanging provider times out; a stopped one is unreachable; started again it answers', async () => {
     const provider = await providerResolver({ ...http, allowInsecure: false }).resolve(settings());
     const creds = { clientId: client.client_id, clientSecret: client.client_secret };

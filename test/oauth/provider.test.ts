@@ -104,11 +104,17 @@ describe('discovery', () => {
     }
   });
 
+  test('with both endpoints explicit, an unreadable discovery document costs only the revocation endpoint', async () => {
+    const resolver = providerResolver({ ...http10, allowInsecure: false });
+    const p = await resolver.resolve({ ...none, issuer: liar.base, authorization_endpoint: 'https://op.example/a', token_endpoint: 'https://op.example/t' });
+    assert.deepEqual([p.authorizationEndpoint, p.tokenEndpoint, p.revocationEndpoint, p.issuer, p.issRequired], ['https://op.example/a', 'https://op.example/t', null, liar.base, false]);
+  });
+
   test('a discovery document naming another issuer is refused (malformed), and not cached', async () => {
     const resolver = providerResolver({ ...http10, allowInsecure: false });
     await assert.rejects(resolver.resolve({ ...none, issuer: liar.base }), (e: ProviderError) => e.code === 'malformed');
     await assert.rejects(resolver.resolve({ ...none, issuer: liar.base }), (e: ProviderError) => e.code === 'malformed');
-    assert.equal(liar.hits.get('/.well-known/oauth-authorization-server'), 2);
+    assert.equal(liar.hits.get('/.well-known/oauth-authorization-server'), 3, 'asked again each time (the first ask was the test above)');
   });
 });
 

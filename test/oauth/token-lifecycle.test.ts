@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
 import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, newClient, userStatePath, type Call } from '../helpers/broker.ts';
@@ -74,6 +75,26 @@ describe('user states: status, disconnect, application delete; the credential ch
     assert.equal((await call('GET', userStatePath(client.client_id, alice.id), bob.token)).status, 404);
     assert.equal((await call('GET', userStatePath(client.client_id, bob.id), bob.token)).status, 404, 'bob has no state');
     assert.equal((await call('GET', userStatePath(client.client_id, alice.id), t.adminToken)).status, 200);
+  });
+
+  test('no refresh token: the token serves until it expires, then needs_reauth (no_refresh_token) without asking the provider', async () => {
+    const user = await t.newUser();
+    const app = (await call('GET', `/api/4.0/external_oauth_applications?client_id=${encodeURIComponent(client.client_id)}`, t.adminToken)).json()[0];
+    const push = (expiresAt: string) =>
+      call('POST', '/api/4.0/external_oauth_applications/user_state', user.token, {
+        user_id: user.id, oauth_application_id: app.id, access_token: randomBytes(24).toString('base64url'), access_token_expires_at: expiresAt,
+      });
+    const grants = op.count('grant.success') + op.count('grant.error');
+    // Within the refresh margin (60 s) but not expired: handed out as it is.
+    assert.equal((await push(new Date(Date.now() + 30_000).toISOString())).status, 200);
+    assert.equal((await call('POST', accessTokenPath(client.client_id), user.token, {})).status, 200);
+    assert.equal((await push(new Date(Date.now() - 1000).toISOString())).status, 200);
+    const refused = await call('POST', accessTokenPath(client.client_id), user.token, {});
+    assert.equal(refused.status, 409, refused.body);
+    assert.match(refused.json().message, /no refresh token/);
+    const state = (await call('GET', userStatePath(client.client_id, user.id), user.token)).json();
+    assert.deepEqual([state.status, state.last_error, state.has_refresh_token], ['needs_reauth', 'no_refresh_token', false]);
+    assert.equal(op.count('grant.success') + op.count('grant.error'), grants, 'the provider was not asked');
   });
 
   test('a disconnect deletes the state and revokes the grant at the provider; a second one is a 404', async () => {
