@@ -37,15 +37,14 @@ export async function authorizeRoutes(fastify: FastifyInstance) {
         body: AuthorizeRequest,
         response: { 200: Type.Ref('OAuthAuthorization'), ...errorResponses(413, 422, 502, 504) },
       },
-      config: { access: 'user' },
+      // The answer's URL carries the state: `carriesSecret` keeps it out of every cache.
+      config: { access: 'member', carriesSecret: true },
       // No body means no return_to, not a malformed request; a JSON `null` is still the wrong type (400).
       preValidation: async (request) => {
         if (request.body === undefined) request.body = {};
       },
     },
-    async (request, reply) => {
-      // The URL carries the state: no cache may keep it.
-      reply.header('cache-control', 'no-store');
+    async (request) => {
       return app.services.oauthConnect.start(callerOf(request), request.params.client_id, request.body ?? {});
     },
   );

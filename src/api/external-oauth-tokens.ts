@@ -34,17 +34,14 @@ export default async function externalOauthTokensRoutes(fastify: FastifyInstance
         body: AccessTokenRequest,
         response: { 200: Type.Ref('ExternalOauthAccessToken'), ...errorResponses(409, 413, 422, 502, 504) },
       },
-      config: { access: 'user' },
+      config: { access: 'member', carriesSecret: true },
       // A client may send no body: that means "my own token", not a malformed request.
       preValidation: async (request) => {
         if (request.body === undefined) request.body = {};
       },
     },
-    async (request, reply) => {
-      const token = await tokens.accessToken(callerOf(request), request.params.client_id, request.body.user_id);
-      // RFC 6749 §5.1: a response carrying a token is never stored by a cache.
-      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return token;
+    async (request) => {
+      return tokens.accessToken(callerOf(request), request.params.client_id, request.body.user_id);
     },
   );
 

@@ -35,6 +35,14 @@ const SUCCESS_DESCRIPTIONS: Record<string, string> = {
   update_external_oauth_application: 'New state of the External OAuth Application.',
   delete_external_oauth_application: 'Successfully deleted, with its user states.',
   create_oauth_application_user_state: 'Created user state (the tokens are sealed and never returned).',
+  authorize_external_oauth_application: 'Where to send your browser to connect: the provider URL, valid once, for 10 minutes.',
+  external_oauth_redirect: 'An HTML page saying that the connection is made, or what went wrong and what to do.',
+  external_oauth_application_access_token: "The user's access token at the external system, fresh (never stored by a cache).",
+  all_external_oauth_application_user_states: "Every user's connection status for the application (never the tokens).",
+  external_oauth_application_user_state: "The user's connection status for the application (never the tokens).",
+  delete_external_oauth_application_user_state: 'Disconnected: the tokens are deleted here and revoked at the provider where it can.',
+  check_external_oauth_application: 'What the provider said of the client id and secret.',
+  all_audit_events: 'Audit events, newest first, with the cursor of the next page.',
 };
 
 /** Login's form body: what the SDKs send, and the only place credentials belong. */

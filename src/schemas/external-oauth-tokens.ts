@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { DateTime, LimitQuery, Nullable, OffsetQuery } from './common.ts';
+import { DateTime, IdParam, LimitQuery, Nullable, OffsetQuery } from './common.ts';
 
 /** Ours, beyond Looker: handing out users' tokens of an application, and the status of their states. */
 
@@ -55,7 +55,7 @@ export const CredentialCheck = Type.Object(
 
 export const UserStateParams = Type.Object({
   client_id: Type.String({ description: 'The client ID of the OAuth App (percent-encoded in the path)' }),
-  user_id: Type.String({ description: 'User Id' }),
+  user_id: IdParam('User Id'),
 });
 
 export const UserStatesQuery = Type.Object({

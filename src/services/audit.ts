@@ -19,6 +19,9 @@ export const AUDIT_ACTIONS = {
   'external_oauth_application.delete': 'external_oauth_application',
   'user_state.set': 'user_state',
   'user_state.delete': 'user_state',
+  // The OAuth broker: a user's tokens obtained at the provider, and every time they are handed out.
+  'user_state.connect': 'user_state',
+  'user_state.read_token': 'user_state',
   'user.create': 'user',
   'user.update': 'user',
   'user.delete': 'user',

@@ -5,6 +5,7 @@ import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
 import type { TokenStateKey, TokenStateRow, TokenStatusRow } from '../store/token-state-repository.ts';
 import { ApiError, notFound } from '../http/errors.ts';
+import { isId } from '../store/values.ts';
 import { refreshGrant, type OutboundOptions } from '../oauth/outbound.ts';
 import { ProviderSettingsError, type ProviderResolver, type ResolvedProvider } from '../oauth/provider.ts';
 import { ProviderError } from '../oauth/provider-errors.ts';
@@ -12,7 +13,9 @@ import { NeedsReauth, RefreshUnavailable, StateGone, tokenRefresher, type FreshT
 import { bestEffortRevocation, revocationCall, type RevocationOutcome } from '../oauth/revoke.ts';
 import { probeClientSecret, type CheckResult } from '../oauth/check.ts';
 import { openClientSecrets, withSecretFallback, type ClientSecrets } from './client-secret-rotation.ts';
-import { userStateTokenAad } from './user-states.ts';
+import { userStateTarget, userStateTokenAad } from './user-states.ts';
+import type { AuditService } from './audit.ts';
+import { noopMetrics, type Metrics, type ProviderKind, type RefreshOutcome } from '../metrics/metrics.ts';
 import type { Caller } from './sessions.ts';
 
 /**
@@ -72,6 +75,8 @@ export interface ExternalOauthTokensOptions {
   repos: Repositories;
   secretBox: SecretBox;
   writes: WriteBatcher;
+  audit: AuditService;
+  metrics?: Metrics;
   providers: ProviderResolver;
   outbound: OutboundOptions;
   /** The applications service's delete (404 when the application is already gone). */
@@ -90,8 +95,26 @@ const REVOKE_PAGE = 200;
 const REVOKE_DEADLINE_MS = 20_000;
 
 export function externalOauthTokensService(options: ExternalOauthTokensOptions) {
-  const { repos, secretBox, writes, providers, outbound } = options;
+  const { repos, secretBox, writes, audit, providers, outbound } = options;
   const tokenAad = (key: TokenStateKey, column: 'access_token' | 'refresh_token') => userStateTokenAad(key.user_id, key.oauth_application_id, column);
+  const metrics = options.metrics ?? noopMetrics;
+
+  /** One refresh at the provider, counted by outcome and timed; labels are closed sets, never ids. */
+  async function measured<T>(app: ExternalOauthApplicationRecord, call: () => Promise<T>): Promise<T> {
+    const provider = providerKind(app.dialect_name);
+    const started = process.hrtime.bigint();
+    try {
+      const result = await call();
+      metrics.tokenRefresh(provider, 'success');
+      return result;
+    } catch (error) {
+      metrics.tokenRefresh(provider, refreshOutcome(error));
+      throw error;
+    } finally {
+      metrics.providerRequest(provider, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
   const refresher = tokenRefresher({
     states: repos.tokenStates,
     writes,
@@ -113,7 +136,8 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
   /** An admin may name anyone; others only themselves, and another user is a 404 like anything not theirs. */
   function targetUser(caller: Caller, userId: string | undefined): string {
     const target = userId ?? caller.userId;
-    if (!caller.isAdmin && target !== caller.userId) throw notFound();
+    // Only the canonical spelling names a user: `01` would reach user 1 through the engines' casts.
+    if (!isId(target) || (!caller.isAdmin && target !== caller.userId)) throw notFound();
     return target;
   }
 
@@ -160,17 +184,23 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
       // One query for the hot path; the application itself is read only when a refresh needs it.
       const { applicationId, state } = await repos.tokenStates.findByClientId(user, clientId);
       if (applicationId === null || state === null) throw notFound();
+      let token: FreshToken;
       try {
-        return await refresher.freshToken(state, async (refreshToken) => {
+        token = await refresher.freshToken(state, async (refreshToken) => {
           const app = await repos.externalOauthApplications.findById(applicationId);
           if (!app) throw new StateGone();
           const provider = await providers.resolve(app);
           const secrets = secretsOf(app);
-          return withSecretFallback(secrets, (clientSecret) => refreshGrant(provider, { clientId: app.client_id, clientSecret }, refreshToken, outbound));
+          return measured(app, () =>
+            withSecretFallback(secrets, (clientSecret) => refreshGrant(provider, { clientId: app.client_id, clientSecret }, refreshToken, outbound)),
+          );
         });
       } catch (error) {
         throw toApiError(error);
       }
+      // A disclosure is an audit event, committed before the token leaves (group commit keeps it cheap).
+      await writes.run((tx) => audit.record(tx, { action: 'user_state.read_token', targetId: userStateTarget(user, clientId) }));
+      return token;
     },
 
     async status(caller: Caller, clientId: string, userId: string): Promise<UserStateStatus> {
@@ -195,7 +225,11 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
     async disconnect(caller: Caller, clientId: string, userId: string): Promise<RevocationOutcome> {
       const user = targetUser(caller, userId);
       const app = await application(clientId);
-      const state = await writes.run((tx) => repos.tokenStates.deleteReturning({ user_id: user, oauth_application_id: app.id }, tx));
+      const state = await writes.run(async (tx) => {
+        const deleted = await repos.tokenStates.deleteReturning({ user_id: user, oauth_application_id: app.id }, tx);
+        if (deleted) await audit.record(tx, { action: 'user_state.delete', targetId: userStateTarget(user, clientId) });
+        return deleted;
+      });
       if (!state) throw notFound();
       const provider = await providerForRevocation(app);
       const outcome = provider ? await revoke(app, provider, state) : 'not_supported';
@@ -272,3 +306,14 @@ function toApiError(error: unknown): unknown {
 }
 
 export type ExternalOauthTokensService = ReturnType<typeof externalOauthTokensService>;
+
+function providerKind(dialectName: string | null): ProviderKind {
+  if (dialectName === 'snowflake' || dialectName === 'databricks') return dialectName;
+  return dialectName === 'bigquery_standard_sql' ? 'bigquery' : 'generic';
+}
+
+function refreshOutcome(error: unknown): RefreshOutcome {
+  if (!(error instanceof ProviderError)) return 'provider_error';
+  if (error.code === 'invalid_grant') return 'invalid_grant';
+  return error.code === 'unreachable' || error.code === 'timeout' ? 'network_error' : 'provider_error';
+}

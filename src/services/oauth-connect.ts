@@ -6,7 +6,8 @@ import { ApiError, invalid, notFound } from '../http/errors.ts';
 import { isForeignKeyViolation } from '../store/unique-violation.ts';
 import type { Caller } from './sessions.ts';
 import { openClientSecrets, withSecretFallback } from './client-secret-rotation.ts';
-import { userStateTokenAad, type TokenColumn } from './user-states.ts';
+import { userStateTarget, userStateTokenAad, type TokenColumn } from './user-states.ts';
+import type { AuditService } from './audit.ts';
 import {
   PENDING_TTL_MS,
   allowedReturnTo,
@@ -57,8 +58,15 @@ export interface CallbackQuery {
  * create_oauth_application_user_state writes, replaced). Every failure of `complete` leaves the store as
  * it was, except that the state it consumed stays consumed (single use).
  */
-export function oauthConnectService(deps: { config: Config; repos: Repositories; secretBox: SecretBox; writes: WriteBatcher; providers: ProviderResolver }) {
-  const { config, repos, secretBox, writes, providers } = deps;
+export function oauthConnectService(deps: {
+  config: Config;
+  repos: Repositories;
+  secretBox: SecretBox;
+  writes: WriteBatcher;
+  audit: AuditService;
+  providers: ProviderResolver;
+}) {
+  const { config, repos, secretBox, writes, audit, providers } = deps;
   const outbound = { timeoutMs: config.oauth.providerTimeoutMs, maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES };
 
   function problemsOfStart(returnTo: string | undefined): { publicUrl: string; returnTo: string | null } {
@@ -182,7 +190,12 @@ export function oauthConnectService(deps: { config: Config; repos: Repositories;
       }
       try {
         const state = tokenState(pending.user_id, app.id, tokens);
-        await writes.run((tx) => repos.userStates.upsert(state, tx));
+        await writes.run(async (tx) => {
+          await repos.userStates.upsert(state, tx);
+          // The callback is public: the actor is the user the pending authorization was started for.
+          const actor = { userId: pending.user_id, principalUserId: pending.user_id };
+          await audit.record(tx, { action: 'user_state.connect', targetId: userStateTarget(pending.user_id, app.client_id), actor });
+        });
       } catch (error) {
         // The user or the application was deleted while the provider answered.
         if (isForeignKeyViolation(error)) throw new ConnectFailure('gone');

@@ -289,7 +289,7 @@ const ENDPOINTS: Endpoint[] = [
     request: async (_p, forSuccess) => ({ url: `/api/4.0/external_oauth_applications/${enc(forSuccess ? (await freshApplication()).client_id : application.client_id)}` }),
   },
   {
-    operationId: 'authorize_external_oauth_application', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/authorize', access: 'user', success: 200,
+    operationId: 'authorize_external_oauth_application', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/authorize', access: 'user', success: 200, needsRole: true,
     request: async () => ({ url: `/api/4.0/external_oauth_applications/${enc(connectable.client_id)}/authorize`, payload: { return_to: '/done' } }),
   },
   {
@@ -314,11 +314,11 @@ const ENDPOINTS: Endpoint[] = [
   ),
   // The OAuth broker's token side (ours): a user reads their own token and status; admins anyone's.
   {
-    operationId: 'external_oauth_application_access_token', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/access_token', access: 'self-own', success: 200,
+    operationId: 'external_oauth_application_access_token', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/access_token', access: 'self-own', success: 200, needsRole: true,
     request: async () => ({ url: brokerPath(tokenApp, 'access_token'), payload: {} }),
   },
   {
-    operationId: 'external_oauth_application_access_token', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/access_token', access: 'self-other', success: 200,
+    operationId: 'external_oauth_application_access_token', method: 'POST', route: '/api/4.0/external_oauth_applications/:client_id/access_token', access: 'self-other', success: 200, needsRole: true,
     request: async () => ({ url: brokerPath(tokenApp, 'access_token'), payload: { user_id: other.id } }),
   },
   {

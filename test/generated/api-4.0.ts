@@ -17,6 +17,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/external_oauth/redirect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth callback (ours; for browsers)
+         * @description Where the provider sends the user's browser back. Consumes the state, checks iss (RFC 9207), exchanges the code and stores the tokens; then 303 to return_to, or an HTML page that says what happened and what to do.
+         */
+        get: operations["external_oauth_redirect"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/4.0/login": {
         parameters: {
             query?: never;
@@ -241,7 +261,7 @@ export interface paths {
         put?: never;
         /**
          * Create OAuth user state
-         * @description Stores a user's tokens for an application, replacing earlier ones. Admins may set any user's; others only their own.
+         * @description Stores a user's tokens for an application, replacing earlier ones. Admins may set any user's; users with the User role only their own.
          */
         post: operations["create_oauth_application_user_state"];
         delete?: never;
@@ -272,6 +292,130 @@ export interface paths {
          * @description Partial update, mainly to rotate the client_secret. The path client_id is percent-encoded.
          */
         patch: operations["update_external_oauth_application"];
+        trace?: never;
+    };
+    "/api/4.0/audit_events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Audit Events
+         * @description Ours, not Looker's. Every change and every login, newest first, filtered by any of the query parameters (exact matches, and a time range), a page at a time: pass `next_cursor` back as `cursor` with the same filters. Admin only.
+         */
+        get: operations["all_audit_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/4.0/external_oauth_applications/{client_id}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start connecting yourself to the external system (ours)
+         * @description Answers the provider URL to send your browser to (authorization code with PKCE); it is valid for 10 minutes and once. After you sign in there, the provider returns to /external_oauth/redirect, which stores your tokens for this application and sends you to `return_to` (a path on this service, or an origin listed in EOA_RETURN_TO_ORIGINS).
+         */
+        post: operations["authorize_external_oauth_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/4.0/external_oauth_applications/{client_id}/access_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a user's access token
+         * @description (ours) The user's access token at the application's external system, refreshed first when it expires within EOA_REFRESH_MARGIN_S. Default user: the caller; admins may name any user. 409: the user must connect again. 502/504: the provider failed; the stored tokens are unchanged.
+         */
+        post: operations["external_oauth_application_access_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/4.0/external_oauth_applications/{client_id}/user_states": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the status of every user's state
+         * @description (ours) In user id order; `limit` (default 100) and `offset` page the list. Never the tokens.
+         */
+        get: operations["all_external_oauth_application_user_states"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/4.0/external_oauth_applications/{client_id}/user_states/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the status of a user's state
+         * @description (ours) Admins, or that user. Never the tokens.
+         */
+        get: operations["external_oauth_application_user_state"];
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect a user (delete their state)
+         * @description (ours) Admins, or that user. Deleted here, then revoked at the provider (RFC 7009) where it has a revocation endpoint, best effort.
+         */
+        delete: operations["delete_external_oauth_application_user_state"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/4.0/external_oauth_applications/{client_id}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the application's client credentials at the provider
+         * @description (ours) Asks the token endpoint to refresh a refresh token that was never issued: invalid_grant proves the client id and secret are accepted, invalid_client that they are not.
+         */
+        post: operations["check_external_oauth_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -446,6 +590,27 @@ export interface components {
             dialect_name: string | null;
             /** @description Whether this application supports bi-directional data access. */
             bi_directional_data_access: boolean | null;
+            /** @description (ours) The external system's base URL, e.g. https://acme-xy12345.snowflakecomputing.com (with dialect_name snowflake or databricks, the endpoints follow from it). */
+            provider_url: string | null;
+            /** @description (ours) The authorization endpoint (full URL); wins over discovery and presets. */
+            authorization_endpoint: string | null;
+            /** @description (ours) The token endpoint (full URL); wins over discovery and presets. */
+            token_endpoint: string | null;
+            /** @description (ours) The RFC 7009 revocation endpoint (full URL), if the provider has one. */
+            revocation_endpoint: string | null;
+            /** @description (ours) The provider's issuer identifier: endpoints not given come from its discovery document, and the authorization response's iss must name it (RFC 9207). */
+            issuer: string | null;
+            /** @description (ours) Scopes to request, separated by spaces (default: the preset of dialect_name). */
+            scopes: string | null;
+            /** @description (ours) How the client authenticates at the token endpoint: client_secret_basic (default) or client_secret_post. */
+            token_endpoint_auth_method: string | null;
+            /** @description (ours) Whether the client secret replaced by the last rotation is still tried when the provider refuses the current one. */
+            has_previous_secret: boolean;
+            /**
+             * Format: date-time
+             * @description (ours) Until when the previous client secret is tried (EOA_SECRET_OVERLAP_S after the rotation).
+             */
+            previous_secret_expires_at: string | null;
             /** Format: date-time */
             created_at: string;
         };
@@ -454,6 +619,85 @@ export interface components {
             user_id: string;
             /** @description OAuth Application ID */
             oauth_application_id: string;
+        };
+        OAuthAuthorization: {
+            /** @description The provider URL to open in the user's browser (holds the single-use state). */
+            authorization_url: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        ExternalOauthAccessToken: {
+            /** @description The user's access token at the external system. Send it there as `Authorization: Bearer …`; never store it. */
+            access_token: string;
+            /** @description As the provider said; normally Bearer. */
+            token_type: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** @description The scopes granted, separated by spaces; null when the provider did not say. */
+            scope: string | null;
+        };
+        ExternalOauthUserStateStatus: {
+            /** @description User Id */
+            user_id: string;
+            /** @description OAuth Application ID (the application `id`) */
+            oauth_application_id: string;
+            /** @description active: the access token is valid. expired: it has expired and the next access_token call refreshes it. needs_reauth: refreshing cannot help; the user must connect again. */
+            status: "active" | "expired" | "needs_reauth";
+            /** Format: date-time */
+            access_token_expires_at: string;
+            /** Format: date-time */
+            refresh_token_expires_at: string | null;
+            /** @description Whether a refresh token is held (never the token itself). */
+            has_refresh_token: boolean;
+            /** Format: date-time */
+            last_refreshed_at: string | null;
+            /** @description The last failure, as a code: invalid_grant, no_refresh_token, refresh_token_expired, refresh_interrupted (needs_reauth); unreachable, timeout, server_error, invalid_client, rejected, malformed (the provider; the tokens were kept). Never provider text. */
+            last_error: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ExternalOauthCredentialCheck: {
+            /** @description ok: the provider accepts the client id and secret. rejected: it refuses them. unreachable: it could not be asked. inconclusive: its answer says neither. */
+            client_authentication: "ok" | "rejected" | "unreachable" | "inconclusive";
+            /** @description What the provider answered, in our words (never its text). */
+            detail: string;
+        };
+        AuditEvent: {
+            /** @description Unique Id; later events have greater ids */
+            id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            /** @description The user the request acted as; null for the service itself and for failed logins */
+            actor_user_id: string | null;
+            /** @description The user who logged in: differs from actor_user_id under a login/{user_id} token */
+            principal_user_id: string | null;
+            /** @description The client address the request came from */
+            address: string | null;
+            /** @description The request id (the x-request-id response header) */
+            request_id: string | null;
+            /** @description What happened */
+            action: "external_oauth_application.create" | "external_oauth_application.update" | "external_oauth_application.rotate_secret" | "external_oauth_application.delete" | "user_state.set" | "user_state.delete" | "user.create" | "user.update" | "user.delete" | "user.set_roles" | "credentials_api3.create" | "credentials_api3.update" | "credentials_api3.delete" | "session.login" | "session.login_failures" | "session.login_user" | "session.logout";
+            /** @description The kind of thing it happened to */
+            target_type: "external_oauth_application" | "user_state" | "user" | "credentials_api3";
+            /** @description Applications by client_id, users and API credentials by id, user states as <user_id>/<client_id>; null for an unknown client_id */
+            target_id: string | null;
+            outcome: "success" | "failure";
+            detail: {
+                /** @description Names of the fields a change set (never their values) */
+                fields?: string[];
+                /** @description The roles set */
+                role_ids?: string[];
+                /** @description Failed logins this summary stands for, beyond those recorded one by one */
+                count?: number;
+                /** @description The window they were counted in, in seconds */
+                window_s?: number;
+            } | null;
+        };
+        AuditEventPage: {
+            /** @description Newest first */
+            events: components["schemas"]["AuditEvent"][];
+            /** @description Pass as `cursor` (with the same filters) for the next, older page; null on the last page */
+            next_cursor: string | null;
         };
     };
     responses: never;
@@ -477,7 +721,10 @@ export type $defs = Record<string, never>;
 export interface operations {
     versions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -527,6 +774,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    external_oauth_redirect: {
+        parameters: {
+            query?: {
+                state?: string;
+                code?: string;
+                iss?: string;
+                error?: string;
+                error_description?: string;
+                error_uri?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Connected (HTML page) */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Connected; the browser is sent on to return_to */
+            303: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description The answer is missing, unknown, already used, expired, or from the wrong provider; or the provider refused the code (HTML page) */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The user or the provider did not grant access (HTML page) */
+            403: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The application or the user was deleted meanwhile (HTML page) */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description This service failed; nothing was stored (HTML page) */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The provider failed, refused the client credentials, or answered something unexpected (HTML page) */
+            502: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The provider did not answer in time (HTML page) */
+            504: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
         };
@@ -920,6 +1289,12 @@ export interface operations {
                 offset?: number;
                 /** @description Optional comma-separated list of ids to get specific users. */
                 ids?: string;
+                /** @description DEPRECATED. Use limit and offset instead. Return only page N of paginated results. */
+                page?: number;
+                /** @description DEPRECATED. Use limit and offset instead. Return N rows of data per page. */
+                per_page?: number;
+                /** @description Fields to sort by: only `id` (ascending), the order users always come in. */
+                sorts?: string;
             };
             header?: never;
             path?: never;
@@ -1007,7 +1382,10 @@ export interface operations {
     };
     create_user: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1337,7 +1715,10 @@ export interface operations {
     };
     update_user: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path: {
                 /** @description Id of user */
@@ -1489,7 +1870,10 @@ export interface operations {
     };
     all_user_credentials_api3s: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path: {
                 /** @description Id of user */
@@ -1592,7 +1976,10 @@ export interface operations {
     };
     create_user_credentials_api3: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path: {
                 /** @description Id of user */
@@ -1741,7 +2128,10 @@ export interface operations {
     };
     user_credentials_api3: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path: {
                 /** @description Id of user */
@@ -1949,7 +2339,10 @@ export interface operations {
     };
     update_user_credentials_api3: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path: {
                 /** @description Id of user */
@@ -2181,7 +2574,10 @@ export interface operations {
     };
     set_user_roles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Requested fields. */
+                fields?: string;
+            };
             header?: never;
             path: {
                 /** @description Id of user */
@@ -2319,6 +2715,8 @@ export interface operations {
                 fields?: string;
                 /** @description Optional comma-separated list of ids to get specific roles. */
                 ids?: string;
+                /** @description Get all Looker support roles (there are none here). */
+                get_all_support_roles?: boolean;
             };
             header?: never;
             path?: never;
@@ -2522,6 +2920,20 @@ export interface operations {
                     dialect_name?: string | null;
                     /** @description Whether this application supports bi-directional data access. */
                     bi_directional_data_access?: boolean | null;
+                    /** @description (ours) The external system's base URL, e.g. https://acme-xy12345.snowflakecomputing.com (with dialect_name snowflake or databricks, the endpoints follow from it). */
+                    provider_url?: string | null;
+                    /** @description (ours) The authorization endpoint (full URL); wins over discovery and presets. */
+                    authorization_endpoint?: string | null;
+                    /** @description (ours) The token endpoint (full URL); wins over discovery and presets. */
+                    token_endpoint?: string | null;
+                    /** @description (ours) The RFC 7009 revocation endpoint (full URL), if the provider has one. */
+                    revocation_endpoint?: string | null;
+                    /** @description (ours) The provider's issuer identifier: endpoints not given come from its discovery document, and the authorization response's iss must name it (RFC 9207). */
+                    issuer?: string | null;
+                    /** @description (ours) Scopes to request, separated by spaces (default: the preset of dialect_name). */
+                    scopes?: string | null;
+                    /** @description (ours) How the client authenticates at the token endpoint: client_secret_basic (default) or client_secret_post. */
+                    token_endpoint_auth_method?: string | null;
                 };
             };
         };
@@ -2884,6 +3296,20 @@ export interface operations {
                     dialect_name?: string | null;
                     /** @description Whether this application supports bi-directional data access. */
                     bi_directional_data_access?: boolean | null;
+                    /** @description (ours) The external system's base URL, e.g. https://acme-xy12345.snowflakecomputing.com (with dialect_name snowflake or databricks, the endpoints follow from it). */
+                    provider_url?: string | null;
+                    /** @description (ours) The authorization endpoint (full URL); wins over discovery and presets. */
+                    authorization_endpoint?: string | null;
+                    /** @description (ours) The token endpoint (full URL); wins over discovery and presets. */
+                    token_endpoint?: string | null;
+                    /** @description (ours) The RFC 7009 revocation endpoint (full URL), if the provider has one. */
+                    revocation_endpoint?: string | null;
+                    /** @description (ours) The provider's issuer identifier: endpoints not given come from its discovery document, and the authorization response's iss must name it (RFC 9207). */
+                    issuer?: string | null;
+                    /** @description (ours) Scopes to request, separated by spaces (default: the preset of dialect_name). */
+                    scopes?: string | null;
+                    /** @description (ours) How the client authenticates at the token endpoint: client_secret_basic (default) or client_secret_post. */
+                    token_endpoint_auth_method?: string | null;
                 };
             };
         };
@@ -2974,6 +3400,790 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    "retry-after": components["headers"]["retry-after"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    all_audit_events: {
+        parameters: {
+            query?: {
+                /** @description Events by this acting user */
+                actor_user_id?: string;
+                /** @description Events by this logged-in user (also when acting as another) */
+                principal_user_id?: string;
+                /** @description Events of this action, e.g. external_oauth_application.rotate_secret */
+                action?: string;
+                /** @description Events on this kind of target */
+                target_type?: string;
+                /** @description Events on this target (with target_type, or alone) */
+                target_id?: string;
+                /** @description Events at or after this time */
+                since?: string;
+                /** @description Events before this time */
+                until?: string;
+                /** @description Events per page (default 100) */
+                limit?: number;
+                /** @description The next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Audit events, newest first, with the cursor of the next page. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Requires authentication */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    "retry-after": components["headers"]["retry-after"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    authorize_external_oauth_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The client ID of the OAuth App (percent-encoded in the path) */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Where to send the browser after connecting: a path on this service, or a URL on an origin listed in EOA_RETURN_TO_ORIGINS. */
+                    return_to?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Where to send your browser to connect: the provider URL, valid once, for 10 minutes. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthAuthorization"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Requires authentication */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is too large */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    "retry-after": components["headers"]["retry-after"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The external system (an application's OAuth provider) failed or could not be reached */
+            502: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The external system (an application's OAuth provider) did not answer in time */
+            504: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    external_oauth_application_access_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The client ID of the OAuth App (percent-encoded in the path) */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Whose token (default: the caller). Admins may name any user; others only themselves. */
+                    user_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The user's access token at the external system, fresh (never stored by a cache). */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalOauthAccessToken"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Requires authentication */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Resource Already Exists */
+            409: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Request body is too large */
+            413: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    "retry-after": components["headers"]["retry-after"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The external system (an application's OAuth provider) failed or could not be reached */
+            502: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The external system (an application's OAuth provider) did not answer in time */
+            504: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    all_external_oauth_application_user_states: {
+        parameters: {
+            query?: {
+                /** @description Number of results to return. */
+                limit?: number;
+                /** @description Number of results to skip before returning any. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The client ID of the OAuth App (percent-encoded in the path) */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every user's connection status for the application (never the tokens). */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalOauthUserStateStatus"][];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Requires authentication */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    "retry-after": components["headers"]["retry-after"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    external_oauth_application_user_state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The client ID of the OAuth App (percent-encoded in the path) */
+                client_id: string;
+                /** @description User Id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's connection status for the application (never the tokens). */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalOauthUserStateStatus"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Requires authentication */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    "retry-after": components["headers"]["retry-after"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_external_oauth_application_user_state: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The client ID of the OAuth App (percent-encoded in the path) */
+                client_id: string;
+                /** @description User Id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successfully deleted. */
+            204: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Requires authentication */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    "retry-after": components["headers"]["retry-after"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    check_external_oauth_application: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The client ID of the OAuth App (percent-encoded in the path) */
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the provider said of the client id and secret. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalOauthCredentialCheck"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Requires authentication */
+            401: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "x-request-id": components["headers"]["x-request-id"];
+                    "x-ratelimit-limit": components["headers"]["x-ratelimit-limit"];
+                    "x-ratelimit-remaining": components["headers"]["x-ratelimit-remaining"];
+                    "x-ratelimit-reset": components["headers"]["x-ratelimit-reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Too Many Requests */
