@@ -7,7 +7,7 @@ import { ADMIN } from '../helpers/app.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { auditSecret } from '../helpers/audit.ts';
 import { ConsoleClient, fetchTransport } from '../helpers/console-client.ts';
-import { accessibilityViolations, launch, screenshot, type Browser } from '../helpers/browser.ts';
+import { accessibilityViolations, browserMissing, launch, screenshot, type Browser } from '../helpers/browser.ts';
 import { randomSecret } from '../reliability/support.ts';
 
 /**
@@ -52,7 +52,7 @@ async function tabTo(id: string) {
   assert.fail(`Tab never reached #${id}`);
 }
 
-describe('console in a real browser', () => {
+describe('console in a real browser', { skip: browserMissing() ?? false }, () => {
   before(async () => {
     server = await startServer();
     browser = await launch();

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
+import { browserMissing } from '../helpers/browser.ts';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((file) => fs.existsSync(file));
 
@@ -13,7 +14,7 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/go
  * (script-src 'self'), it fetches the document (connect-src 'self') and lists the operations. A CSP that
  * blocked any of that would leave the page empty. Skipped where no Chromium is installed.
  */
-describe('the API reference in a browser', { skip: CHROMIUM ? false : 'no Chromium installed' }, () => {
+describe('the API reference in a browser', { skip: CHROMIUM ? false : browserMissing() ?? false }, () => {
   let server: ServerProcess;
   before(async () => {
     server = await startServer();

@@ -41,6 +41,17 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+/**
+ * Why the browser tests cannot run here (no chromium), or null when they can. `npm test` on a machine
+ * without it skips them, saying why; with TEST_REQUIRE_BROWSER=1 (.ci/run) a missing browser is a failure.
+ */
+export function browserMissing(): string | null {
+  if (fs.existsSync(CHROMIUM)) return null;
+  const reason = `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`;
+  if (process.env.TEST_REQUIRE_BROWSER === '1') throw new Error(`TEST_REQUIRE_BROWSER=1 but ${reason}`);
+  return reason;
+}
+
 export async function launch(options: { viewport?: { width: number; height: number } } = {}): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-chromium-'));
