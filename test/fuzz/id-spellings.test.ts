@@ -75,6 +75,14 @@ describe('alternative spellings of every id', () => {
       payload: { name: 'id spellings', client_id: 'id-spellings', client_secret: randomSecret() },
     });
     application = json(created);
+    // The member's state on it, so the broker's user_states/{user_id} has something to read.
+    const state = await t.inject({
+      method: 'POST',
+      url: '/api/4.0/external_oauth_applications/user_state',
+      headers: bearer(t.adminToken),
+      payload: { user_id: member.id, oauth_application_id: application.id, access_token: randomSecret(), access_token_expires_at: '2031-01-01T00:00:00Z' },
+    });
+    assert.equal(state.statusCode, 200, state.body);
     const document = t.app.swagger() as unknown as { paths: Record<string, Record<string, { operationId: string }>> };
     operations = Object.entries(document.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({

@@ -676,7 +676,7 @@ export interface components {
             /** @description The request id (the x-request-id response header) */
             request_id: string | null;
             /** @description What happened */
-            action: "external_oauth_application.create" | "external_oauth_application.update" | "external_oauth_application.rotate_secret" | "external_oauth_application.delete" | "user_state.set" | "user_state.delete" | "user.create" | "user.update" | "user.delete" | "user.set_roles" | "credentials_api3.create" | "credentials_api3.update" | "credentials_api3.delete" | "session.login" | "session.login_failures" | "session.login_user" | "session.logout";
+            action: "external_oauth_application.create" | "external_oauth_application.update" | "external_oauth_application.rotate_secret" | "external_oauth_application.delete" | "user_state.set" | "user_state.delete" | "user_state.connect" | "user_state.read_token" | "user.create" | "user.update" | "user.delete" | "user.set_roles" | "credentials_api3.create" | "credentials_api3.update" | "credentials_api3.delete" | "session.login" | "session.login_failures" | "session.login_user" | "session.logout";
             /** @description The kind of thing it happened to */
             target_type: "external_oauth_application" | "user_state" | "user" | "credentials_api3";
             /** @description Applications by client_id, users and API credentials by id, user states as <user_id>/<client_id>; null for an unknown client_id */

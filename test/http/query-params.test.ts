@@ -53,7 +53,9 @@ describe('query parameters', () => {
   });
 
   test('every route refuses a parameter it does not declare, documented or hidden', async () => {
-    const routes = [...servedRoutes(t.app), ...HIDDEN_ROUTES];
+    // The OAuth callback alone keeps its query string open (providers add parameters of their own); the
+    // test after this one covers such a route, and the broker's tests its answers.
+    const routes = [...servedRoutes(t.app), ...HIDDEN_ROUTES].filter((r) => r.operationId !== 'external_oauth_redirect');
     assert.ok(routes.length >= 25);
     for (const route of routes) {
       const url = `${route.path.replace(/\{[^}]+\}/g, '999')}?no_such_parameter=1`;

@@ -6,9 +6,16 @@ import { sample, servedRoutes, type JsonSchema } from '../fuzz/route-table.ts';
 /** A response property that holds a secret or a token, by its name. */
 const SECRET_NAME = /secret|token|password|verifier|code$/i;
 
+/** Names about a secret, not holding one: a flag, a time, an endpoint's URL, a method's name. */
+const ABOUT_A_SECRET = /^has_|_expires_at$|_endpoint$|_auth_method$/;
+
+/** Text named like a secret, and not merely about one. */
+const holdsSecret = (name: string, schema: JsonSchema) =>
+  SECRET_NAME.test(name) && !ABOUT_A_SECRET.test(name) && [schema.type].flat().includes('string');
+
 function carriesSecret(schema: JsonSchema | undefined): boolean {
   if (!schema) return false;
-  if (schema.properties && Object.keys(schema.properties).some((name) => SECRET_NAME.test(name))) return true;
+  if (schema.properties && Object.entries(schema.properties).some(([name, property]) => holdsSecret(name, property))) return true;
   return [schema.items, ...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...Object.values(schema.properties ?? {})].some((s) => carriesSecret(s));
 }
 
