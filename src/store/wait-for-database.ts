@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pingStore, type Store } from './database.ts';
+import { StoreUnreachableError } from './availability.ts';
 
 /** Start-up cannot go on without the database; main.ts prints this message alone, with no stack. */
 export class DatabaseUnavailableError extends Error {
@@ -37,7 +38,9 @@ export async function waitForDatabase(store: Store, { waitS, onRetry, delayMs = 
     try {
       await pingStore(store);
       return;
-    } catch (error) {
+    } catch (caught) {
+      // The driver wraps a connection it could not open (availability.ts); the cause says why.
+      const error = caught instanceof StoreUnreachableError ? caught.cause : caught;
       const reason = describe(error);
       if (!isTransient(error)) throw new DatabaseUnavailableError(`cannot use the database: ${reason}`);
       if (attempt >= attempts || Date.now() + delayMs > deadline) {

@@ -97,7 +97,8 @@ describe('metrics on the main port, behind EOA_METRICS_TOKEN', () => {
     ] as const;
     const statuses = [];
     for (const request of requests) statuses.push((await t.inject(request as never)).statusCode);
-    assert.deepEqual(statuses, [200, 200, 200, 204, 404, 404, 404, 404, 404, 404]);
+    // The filtered list names a parameter it does not declare: a 400 (closed query strings), still labelled by route.
+    assert.deepEqual(statuses, [200, 200, 400, 204, 404, 404, 404, 404, 404, 404]);
     const after = await scrape(t);
 
     const labels = [...after.values()].flatMap((family) =>
