@@ -134,7 +134,9 @@ describe('lone surrogates, on every route', () => {
       .tuple(fc.string({ maxLength: 8 }), surrogate, fc.string({ maxLength: 8 }))
       // fc.string is ASCII by default, so the surrogate never finds a partner.
       .map(([a, s, b]) => `${a}${s}${b}`);
-    const body = fc.tuple(fc.jsonValue({ maxDepth: 3 }), spoiled, fc.boolean(), fc.nat()).map(([value, bad, asKey, at]) => {
+    // A prototype key is refused before any text is read (400, the endpoints fuzz covers it): kept out here.
+    const value = fc.jsonValue({ maxDepth: 3 }).filter((v) => !/"(__proto__|constructor)"/.test(JSON.stringify(v)));
+    const body = fc.tuple(value, spoiled, fc.boolean(), fc.nat()).map(([value, bad, asKey, at]) => {
       const holder: Record<string, unknown> = { keep: value };
       if (asKey) holder[bad] = 1;
       else holder[`k${at % 5}`] = [value, bad];
