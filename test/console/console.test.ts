@@ -301,7 +301,14 @@ describe('console: applications', () => {
     const secret = randomSecret();
     const name = '<b>Snow</b> & "Flake"';
     const clientId = 'snow/flake ?#%20';
-    const created = await c.post('/console/applications', { name, client_id: clientId, client_secret: secret, dialect_name: 'snowflake', bi_directional_data_access: 'true' });
+    const base = { name, client_id: clientId, client_secret: secret, dialect_name: 'snowflake', bi_directional_data_access: 'true' };
+    // Choosing Snowflake asks for the account URL, beside its field; nothing is written without it.
+    const noAccount = await c.post('/console/applications', base);
+    assert.equal(noAccount.status, 422);
+    assert.match(noAccount.body, /id="error-provider_url">Snowflake needs the account URL/);
+    assert.match(noAccount.body, /id="field-provider_url"[^>]* aria-describedby="hint-provider_url error-provider_url" aria-invalid="true"/);
+    assert.match(noAccount.body, /EOA_PUBLIC_URL is not set, so this service has no redirect URI yet/);
+    const created = await c.post('/console/applications', { ...base, provider_url: 'https://acme-xy12345.snowflakecomputing.com' });
     assert.equal(created.status, 303);
     const list = await c.follow(created);
     assert.match(list.body, /Application created\./);
@@ -314,6 +321,7 @@ describe('console: applications', () => {
     const stored = json(await t.inject({ method: 'GET', url: `/api/4.0/external_oauth_applications?client_id=${encodeURIComponent(clientId)}`, headers: bearer(t.adminToken) }))[0];
     assert.equal(stored.dialect_name, 'snowflake');
     assert.equal(stored.bi_directional_data_access, true);
+    assert.equal(stored.provider_url, 'https://acme-xy12345.snowflakecomputing.com');
     assert.equal(await t.app.services.externalOauthApplications.openClientSecret(clientId), secret);
 
     const search = await c.get(`/console/applications?q=${encodeURIComponent('SNOW/F')}`);
@@ -324,9 +332,14 @@ describe('console: applications', () => {
     assert.match(edit.body, /value="&lt;b&gt;Snow&lt;\/b&gt; &amp; &quot;Flake&quot;"/);
     assert.doesNotMatch(edit.body, /name="client_secret"[^>]*value="[^"]+"/, 'the secret field starts empty');
     const rotated = randomSecret();
-    const saved = await c.post(editPath, { name: 'Snowflake', client_secret: rotated, dialect_name: 'snowflake' });
+    const saved = await c.post(editPath, { name: 'Snowflake', client_secret: rotated, dialect_name: 'snowflake', provider_url: 'https://acme-xy12345.snowflakecomputing.com' });
     assert.equal(saved.status, 303);
+    assert.match((await c.follow(saved)).body, /client secret rotated\./);
     assert.equal(await t.app.services.externalOauthApplications.openClientSecret(clientId), rotated);
+    // The overlap window: the previous secret is kept until a time the API reports too.
+    const until = json(await t.inject({ method: 'GET', url: `/api/4.0/external_oauth_applications?client_id=${encodeURIComponent(clientId)}`, headers: bearer(t.adminToken) }))[0].previous_secret_expires_at;
+    assert.ok(until);
+    assert.ok(text(await c.get(editPath)).includes(`the previous secret is kept until ${until.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')}`));
     // An empty secret keeps the current one.
     await c.get(editPath);
     assert.equal((await c.post(editPath, { name: 'Snowflake', client_secret: '', tenant_id: 'tenant-1' })).status, 303);
@@ -489,7 +502,8 @@ describe('console: my connections and what a non-admin can reach', () => {
     const landing = await c.signIn(member);
     assert.equal(landing.location, '/console/connections');
     const before = await c.follow(landing);
-    assert.match(text(before), /Warehouse Not connected/);
+    assert.match(text(before), /Warehouse Not connected Not set up for connecting yet/);
+    assert.doesNotMatch(before.body, /\/connect"/, 'no Connect button without a provider');
     assert.doesNotMatch(before.body, /href="\/console\/(applications|users|roles)"/, 'no admin links');
     const token = randomSecret();
     const stored = await t.inject({
@@ -500,7 +514,7 @@ describe('console: my connections and what a non-admin can reach', () => {
     });
     assert.equal(stored.statusCode, 200);
     const after = await c.get('/console/connections');
-    assert.match(text(after), /Warehouse Tokens stored Access token valid until 2030-01-01 00:00:00 UTC\. A refresh token is stored\./);
+    assert.match(text(after), /Warehouse Connected Access token valid until 2030-01-01 00:00:00 UTC\. Renewed automatically\./);
     assert.ok(!after.body.includes(token));
   });
 
