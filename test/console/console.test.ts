@@ -573,7 +573,10 @@ describe('console: the OAuth broker and the audit log, against the real authoriz
   async function connect(m: ConsoleClient, label: 'Connect' | 'Reconnect') {
     const page = await m.get('/console/connections');
     assert.match(page.body, new RegExp(`action="/console/connections/${encodeURIComponent(oauthClient.client_id)}/connect">[^]*?${label}<span`));
+    // Browsers check form-action on every redirect of a form: this page allows the provider's origin, and only it.
+    assert.equal(page.headers['content-security-policy'], CONTENT_SECURITY_POLICY.replace("form-action 'self'", `form-action 'self' ${new URL(op.issuer).origin}`));
     const started = await m.post(`/console/connections/${encodeURIComponent(oauthClient.client_id)}/connect`);
+    assert.equal(started.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
     assert.equal(started.status, 303);
     assert.ok(started.location!.startsWith(`${op.issuer}/`), String(started.location));
     const back = await op.authorize(started.location!, { accountId: `account-${member.id}` });

@@ -2,12 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../http/auth.ts';
 import { ApiError } from '../../http/errors.ts';
 import { presetFor } from '../../oauth/presets.ts';
+import { ProviderSettingsError } from '../../oauth/provider.ts';
+import { ProviderError } from '../../oauth/provider-errors.ts';
 import type { ExternalOauthApplicationView } from '../../services/external-oauth-applications.ts';
 import type { UserStateStatus } from '../../services/external-oauth-tokens.ts';
 import { html, segment, type Html } from '../html.ts';
 import { formatTime, layout, notice, pageContext, redirect, sendPage, table, type PageContext } from '../layout.ts';
 import { csrfField } from '../forms.ts';
 import { consoleRoute } from '../routes.ts';
+import { allowFormRedirects } from '../csp.ts';
 
 /**
  * Every user: "My connections", each application with the status of this user's connection to it (the
@@ -79,17 +82,33 @@ export function connectionsPages(describe: ConnectionDescriber) {
   return async function connections(app: FastifyInstance) {
     const tokens = app.services.externalOauthTokens;
 
+    /**
+     * Where a Connect form's 303 leads: the origin of the application's authorization endpoint, from the same
+     * resolver the flow uses (discovery documents are cached, bounded by the provider timeout). An
+     * application whose provider cannot be resolved gets none: its Connect answers with the problem instead.
+     */
+    async function authorizationOrigin(application: ExternalOauthApplicationView): Promise<string | null> {
+      try {
+        return new URL((await app.services.providers.resolve(application)).authorizationEndpoint).origin;
+      } catch (error) {
+        if (error instanceof ProviderSettingsError || error instanceof ProviderError) return null;
+        throw error;
+      }
+    }
+
     async function page(request: FastifyRequest, reply: FastifyReply, problem: string | null = null) {
       const caller = callerOf(request);
       const [summaries, ctx] = await Promise.all([app.services.userStates.summariesForUser(caller.userId), pageContext(request)]);
       const held = new Set(summaries.map((s) => s.oauth_application_id));
       const now = new Date();
       const rows: Html[] = [];
+      const connectOrigins: Array<Promise<string | null>> = [];
       // Every application is listed (flat memory: streamed a page at a time), so a user sees what they can connect to.
       for await (const application of await app.services.externalOauthApplications.stream()) {
         // The status (with needs_reauth and its reason) only where a state exists: the others are not connected.
         const state = held.has(application.id) ? await tokens.status(caller, application.client_id, caller.userId).catch(notFoundAsNull) : null;
         const view = describe(ctx, application, state, now);
+        if (view.actions !== null && hasProvider(application)) connectOrigins.push(authorizationOrigin(application));
         rows.push(html`<tr><td>${application.name}</td><td>${application.dialect_name ?? ''}</td>
 <td><strong>${view.status}</strong>${view.detail ? html`<br><span class="detail">${view.detail}</span>` : null}</td>
 <td class="actions">${view.actions}</td></tr>`);
@@ -98,6 +117,7 @@ export function connectionsPages(describe: ConnectionDescriber) {
       const body = html`${problem ? html`<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>Could not connect</h2><p>${problem}</p></div>` : null}
 <p>The external systems this service can reach for you, and whether it holds your tokens for each.</p>
 ${table('My connections', head, rows, 'No applications have been set up yet. An admin adds them.')}`;
+      allowFormRedirects(reply, (await Promise.all(connectOrigins)).filter((o) => o !== null));
       return sendPage(reply, layout(ctx, { title: 'My connections', notice: notice(request.query, NOTICES), body }), problem ? 422 : 200);
     }
 
