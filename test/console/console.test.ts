@@ -643,7 +643,11 @@ describe('console: the OAuth broker and the audit log, against the real authoriz
     await m.signIn(member);
     assert.match(text(await m.get('/console/connections')), /Test provider Not connected/);
     await connect(m, 'Connect');
-    await m.get('/console/connections');
+    // The refresher's verdict when the provider refuses the refresh token (written as it writes it): both pages say so.
+    await t.app.store.db.updateTable('oauth_application_user_states').set({ status: 'needs_reauth', last_error: 'invalid_grant' }).where('user_id', '=', member.id).execute();
+    const stale = await m.get('/console/connections');
+    assert.match(text(stale), /Test provider Needs reconnecting The provider no longer accepts your refresh token\. Reconnect Test provider Disconnect Test provider/);
+    assert.match(text(await c.get(`${appPath}/connections`)), new RegExp(`User ${member.id} Needs reconnecting .* invalid_grant Revoke`));
     const gone = await m.post(`/console/connections/${encodeURIComponent(oauthClient.client_id)}/disconnect`);
     assert.equal(gone.status, 303);
     assert.match(text(await m.follow(gone)), /Disconnected: .*Test provider Not connected/);
