@@ -8,17 +8,17 @@ import { html } from './html.ts';
 import { layout, pageContext, redirect, sendPage } from './layout.ts';
 import { checkOrigin, checkToken, CsrfError } from './csrf.ts';
 import { consoleRoute } from './routes.ts';
+import { contentSecurityPolicy } from './csp.ts';
 import signInPages, { signInPage } from './pages/sign-in.ts';
 import { CONSOLE_PAGES } from './pages/index.ts';
 
 /**
  * The web console, served by the service at /console: server-rendered HTML from typed view functions
  * (html.ts escapes everything), one stylesheet and one small script, no inline script or style, so the
- * strict policy below holds. Pages are clients of the same services as the API (never a repository), with
+ * strict policy of csp.ts holds. Pages are clients of the same services as the API (never a repository), with
  * permissions declared on each route exactly as API routes declare them.
  */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export { CONTENT_SECURITY_POLICY } from './csp.ts';
 
 const ASSETS: Record<string, { type: string; body: Buffer }> = {
   'console.css': { type: 'text/css; charset=utf-8', body: fs.readFileSync(new URL('./assets/console.css', import.meta.url)) },
@@ -34,7 +34,7 @@ export default async function consolePlugin(app: FastifyInstance) {
   // posts, and the origin check needs the real one.
   app.addHook('onSend', async (request, reply) => {
     reply
-      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .header('content-security-policy', contentSecurityPolicy(reply))
       .header('x-content-type-options', 'nosniff')
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'same-origin')

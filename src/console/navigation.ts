@@ -13,4 +13,5 @@ export const NAV: NavItem[] = [
   { href: '/console/applications', label: 'Applications', admin: true },
   { href: '/console/users', label: 'Users', admin: true },
   { href: '/console/roles', label: 'Roles', admin: true },
+  { href: '/console/audit-events', label: 'Audit log', admin: true },
 ];

@@ -7,8 +7,8 @@ import type { Access } from '../http/auth.ts';
  * OpenAPI document (these are pages, not API operations; test/console/console-routes.ts covers them).
  */
 export function consoleRoute(access: Exclude<Access, 'self'>, config: FastifyContextConfig = {}) {
-  // A page reads the parameters it knows (`page`, `q`, `done`…) and ignores the rest, as a browser page
-  // should: the API's closed query strings (http/closed-query.ts) guard filters a typo would widen.
-  const querystring = { type: 'object', properties: {}, additionalProperties: true };
-  return { schema: { hide: true, querystring }, config: { ...config, access, tokenFrom: 'cookie' as const } };
+  // Pages read their query themselves (a search, a page number, a fixed notice, filters), each value checked
+  // where it is used; a link with an extra parameter still opens the page, so the query is left open here
+  // (http/closed-query.ts closes it on API routes).
+  return { schema: { hide: true, querystring: { type: 'object', additionalProperties: true } }, config: { ...config, access, tokenFrom: 'cookie' as const } };
 }

@@ -9,6 +9,9 @@ import { auditSecret } from '../helpers/audit.ts';
 import { ConsoleClient, fetchTransport } from '../helpers/console-client.ts';
 import { accessibilityViolations, browserMissing, launch, screenshot, type Browser } from '../helpers/browser.ts';
 import { randomSecret } from '../reliability/support.ts';
+import { freePort } from '../helpers/redis-server.ts';
+import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
+import { auditProviderTokens } from '../helpers/broker.ts';
 
 /**
  * The console in a real browser (Debian's chromium through playwright-core) against the real server
@@ -18,7 +21,10 @@ import { randomSecret } from '../reliability/support.ts';
  */
 
 let server: ServerProcess;
+let op: TestProvider;
 let browser: Browser;
+/** The OAuth client registered at the test provider, redirecting to this server (its port is chosen first). */
+const oauthClient = { client_id: 'console-broker', client_secret: randomSecret(), redirect_uris: [] as string[] };
 let page: Page;
 const accessibility: string[] = [];
 
@@ -54,7 +60,13 @@ async function tabTo(id: string) {
 
 describe('console in a real browser', { skip: browserMissing() ?? false }, () => {
   before(async () => {
-    server = await startServer();
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    oauthClient.redirect_uris = [`${publicUrl}/external_oauth/redirect`];
+    op = await startTestProvider({ clients: [oauthClient] });
+    auditProviderTokens(op);
+    auditSecret('browser oauth client_secret', oauthClient.client_secret);
+    server = await startServer({ env: { PORT: String(port), EOA_PUBLIC_URL: publicUrl } });
     browser = await launch();
     page = browser.page;
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseUrl });
@@ -62,6 +74,7 @@ describe('console in a real browser', { skip: browserMissing() ?? false }, () =>
   after(async () => {
     await browser?.close();
     await server?.stop();
+    await op?.stop();
   });
 
   test('an admin signs in with the keyboard, creates, edits and deletes an application', async () => {
@@ -92,7 +105,14 @@ describe('console in a real browser', { skip: browserMissing() ?? false }, () =>
     assert.equal(await page.getByLabel('Client secret').inputValue(), '');
     await check('application form with errors', 'application-errors');
 
+    // Choosing Snowflake asks for the account URL, and the page shows the redirect URI to register.
     await page.getByLabel('Dialect').fill('snowflake');
+    await page.getByLabel('Client secret').fill(secret);
+    await page.getByRole('button', { name: 'Create application' }).click();
+    await page.locator('#error-provider_url').waitFor();
+    assert.match(await page.locator('#error-provider_url').innerText(), /Snowflake needs the account URL/);
+    assert.equal(await page.locator('#redirect-uri').innerText(), `${server.baseUrl}/external_oauth/redirect`);
+    await page.getByLabel('Provider URL').fill('https://acme-xy12345.snowflakecomputing.com');
     await page.getByLabel('Client secret').fill(secret);
     await Promise.all([page.waitForURL('**/console/applications?done=created'), page.getByRole('button', { name: 'Create application' }).click()]);
     assert.equal(await page.getByRole('status').innerText(), 'Application created.');
@@ -122,6 +142,7 @@ describe('console in a real browser', { skip: browserMissing() ?? false }, () =>
   });
 
   let member: { client_id: string; client_secret: string };
+  let memberId: string;
 
   test('an admin creates a user with a role and API credentials, copies the secret shown once, and signs out', async () => {
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Users' }).click();
@@ -133,6 +154,7 @@ describe('console in a real browser', { skip: browserMissing() ?? false }, () =>
     assert.equal(await page.getByLabel('User', { exact: true }).isChecked(), true, 'the User role is preselected');
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.waitForURL(/\/console\/users\/\d+\?done=created$/);
+    memberId = /\/console\/users\/(\d+)/.exec(page.url())![1];
     await check('user', 'user');
 
     await page.getByLabel('Purpose').fill('BI platform');
@@ -142,7 +164,8 @@ describe('console in a real browser', { skip: browserMissing() ?? false }, () =>
     const secret = await page.locator('#new-client-secret').innerText();
     member = { client_id: clientId, client_secret: secret };
     await page.getByRole('button', { name: 'Copy secret' }).click();
-    assert.equal(await page.getByRole('status').innerText(), 'Client secret copied to the clipboard.');
+    // The script announces the copy a moment after the click: wait for it (bounded by the locator's timeout).
+    await page.getByRole('status').filter({ hasText: 'Client secret copied to the clipboard.' }).waitFor();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
     assert.ok(!page.url().includes(secret), 'never in a URL');
     assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), []);
@@ -238,6 +261,69 @@ describe('console in a real browser', { skip: browserMissing() ?? false }, () =>
       attacker.close();
     }
     assert.equal((await api('GET', '/api/4.0/external_oauth_applications?client_id=evil')).json.length, 0, 'nothing was created');
+  });
+
+  async function signInAs(credentials: { client_id: string; client_secret: string }, landing: string) {
+    await page.goto(`${server.baseUrl}/console`);
+    if (pathOf() !== '/console/login') {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL('**/console/login?done=signed-out');
+    }
+    await page.getByLabel('Client ID').fill(credentials.client_id);
+    await page.getByLabel('Client secret').fill(credentials.client_secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`**${landing}`);
+  }
+
+  test('the broker: an admin sets up and checks an application, a user connects through the provider, the admin revokes it and reads the audit log', async () => {
+    await signInAs(ADMIN, '/console/applications');
+    await page.getByRole('link', { name: 'New application' }).click();
+    await page.getByLabel('Name').fill('Test provider');
+    await page.getByLabel('Client ID').fill(oauthClient.client_id);
+    await page.getByLabel('Client secret').fill(oauthClient.client_secret);
+    await page.getByLabel('Issuer').fill(op.issuer);
+    await page.getByLabel('Scopes').fill('refresh_token');
+    await Promise.all([page.waitForURL('**/console/applications?done=created'), page.getByRole('button', { name: 'Create application' }).click()]);
+    await page.getByRole('link', { name: 'Edit Test provider' }).click();
+    await check('application with a provider');
+    await page.getByRole('button', { name: 'Check credentials' }).click();
+    await page.locator('.verdict').waitFor();
+    assert.equal(await page.locator('.verdict').innerText(), 'OK: the provider accepts the client ID and secret.');
+    await check('credential check', 'credential-check');
+
+    // The user: Connect sends the browser to the provider, whose login and consent routes answer as a user
+    // would (test/helpers/oidc-provider.ts), and the provider sends it back through the callback to this page.
+    await signInAs(member, '/console/connections');
+    assert.match(await page.locator('main').innerText(), /Test provider\s+Not connected/);
+    const visited: string[] = [];
+    page.on('request', (request) => visited.push(new URL(request.url()).origin));
+    await Promise.all([page.waitForURL('**/console/connections?done=connected'), page.getByRole('button', { name: 'Connect Test provider' }).click()]);
+    assert.ok(visited.includes(new URL(op.issuer).origin), 'the browser went through the provider');
+    assert.match(await page.locator('main').innerText(), /Test provider\s+Connected\s+Access token valid until/);
+    assert.equal(await page.getByRole('button', { name: 'Disconnect Test provider' }).count(), 1);
+    await check('my connections, connected', 'my-connections-connected');
+
+    // The admin sees the connection and revokes it.
+    await signInAs(ADMIN, '/console/applications');
+    await page.goto(`${server.baseUrl}/console/applications/${oauthClient.client_id}/connections`);
+    assert.match(await page.locator('main').innerText(), new RegExp(`User ${memberId}\\s+Active`));
+    await check('connections of an application', 'application-connections');
+    await page.getByRole('button', { name: `Revoke user ${memberId}` }).click();
+    await page.waitForURL('**/connections?done=revoked');
+    assert.match(await page.locator('main').innerText(), /No user is connected to this application\./);
+    assert.equal((await api('GET', `/api/4.0/external_oauth_applications/${oauthClient.client_id}/user_states/${memberId}`)).status, 404);
+
+    // The audit log, filtered to this user's connection: who connected, who revoked, newest first.
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Target').fill(`${memberId}/${oauthClient.client_id}`);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/target_id=/);
+    const rows = await page.locator('tbody tr').allInnerTexts();
+    assert.deepEqual(
+      rows.map((r) => r.split('\t').slice(1, 3).join(' ')),
+      ['User 1 user_state.delete', `User ${memberId} user_state.connect`],
+    );
+    await check('audit log', 'audit-log');
   });
 
   test('on a narrow screen the pages still fit and work', async () => {

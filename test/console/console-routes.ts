@@ -14,7 +14,7 @@ export interface ConsoleRoute {
   method: 'GET' | 'POST';
   /** As registered with fastify. */
   route: string;
-  access: 'public' | 'user' | 'admin';
+  access: 'public' | 'user' | 'member' | 'admin';
   path: (ids: ConsoleIds) => string;
   /** A valid form for POST routes (the CSRF token is added by the client). */
   form?: Record<string, string | string[]>;
@@ -32,11 +32,22 @@ export const CONSOLE_ROUTES: ConsoleRoute[] = [
   { method: 'POST', route: '/console/logout', access: 'user', path: () => '/console/logout', form: {} },
   { method: 'GET', route: '/console/assets/:name', access: 'public', path: () => '/console/assets/console.css' },
   { method: 'GET', route: '/console/connections', access: 'user', path: () => '/console/connections' },
+  { method: 'POST', route: '/console/connections/:client_id/connect', access: 'member', path: (i) => `/console/connections/${enc(i.clientId)}/connect`, form: {} },
+  { method: 'POST', route: '/console/connections/:client_id/disconnect', access: 'member', path: (i) => `/console/connections/${enc(i.clientId)}/disconnect`, form: {} },
   { method: 'GET', route: '/console/applications', access: 'admin', path: () => '/console/applications' },
   { method: 'GET', route: '/console/applications/new', access: 'admin', path: () => '/console/applications/new' },
   { method: 'POST', route: '/console/applications', access: 'admin', path: () => '/console/applications', form: { name: 'Made by a non-admin', client_id: 'nonadmin-app', client_secret: 'nonadmin-secret-0123456789abc' } },
   { method: 'GET', route: '/console/applications/:client_id/edit', access: 'admin', path: (i) => `${app(i)}/edit` },
   { method: 'POST', route: '/console/applications/:client_id/edit', access: 'admin', path: (i) => `${app(i)}/edit`, form: { name: 'Renamed by a non-admin' } },
+  { method: 'POST', route: '/console/applications/:client_id/check', access: 'admin', path: (i) => `${app(i)}/check`, form: {} },
+  { method: 'GET', route: '/console/applications/:client_id/connections', access: 'admin', path: (i) => `${app(i)}/connections` },
+  {
+    method: 'POST',
+    route: '/console/applications/:client_id/connections/:user_id/revoke',
+    access: 'admin',
+    path: (i) => `${app(i)}/connections/${enc(i.userId)}/revoke`,
+    form: {},
+  },
   { method: 'GET', route: '/console/applications/:client_id/delete', access: 'admin', path: (i) => `${app(i)}/delete` },
   { method: 'POST', route: '/console/applications/:client_id/delete', access: 'admin', path: (i) => `${app(i)}/delete`, form: {} },
   { method: 'GET', route: '/console/users', access: 'admin', path: () => '/console/users' },
@@ -63,4 +74,5 @@ export const CONSOLE_ROUTES: ConsoleRoute[] = [
     form: {},
   },
   { method: 'GET', route: '/console/roles', access: 'admin', path: () => '/console/roles' },
+  { method: 'GET', route: '/console/audit-events', access: 'admin', path: () => '/console/audit-events' },
 ];

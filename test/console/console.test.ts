@@ -6,6 +6,8 @@ import { ConsoleClient, injectTransport, shownSecret, type ConsoleResponse } fro
 import { randomSecret, storeDigest } from '../reliability/support.ts';
 import { CONSOLE_ROUTES, type ConsoleIds } from './console-routes.ts';
 import { CONTENT_SECURITY_POLICY } from '../../src/console/index.ts';
+import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
+import { PUBLIC_URL, REDIRECT_URI, auditProviderTokens, newClient, userStatePath } from '../helpers/broker.ts';
 
 /**
  * The web console in-process: sessions, CSRF, permissions, forms and their errors. The same flows in a
@@ -301,7 +303,14 @@ describe('console: applications', () => {
     const secret = randomSecret();
     const name = '<b>Snow</b> & "Flake"';
     const clientId = 'snow/flake ?#%20';
-    const created = await c.post('/console/applications', { name, client_id: clientId, client_secret: secret, dialect_name: 'snowflake', bi_directional_data_access: 'true' });
+    const base = { name, client_id: clientId, client_secret: secret, dialect_name: 'snowflake', bi_directional_data_access: 'true' };
+    // Choosing Snowflake asks for the account URL, beside its field; nothing is written without it.
+    const noAccount = await c.post('/console/applications', base);
+    assert.equal(noAccount.status, 422);
+    assert.match(noAccount.body, /id="error-provider_url">Snowflake needs the account URL/);
+    assert.match(noAccount.body, /id="field-provider_url"[^>]* aria-describedby="hint-provider_url error-provider_url" aria-invalid="true"/);
+    assert.match(noAccount.body, /EOA_PUBLIC_URL is not set, so this service has no redirect URI yet/);
+    const created = await c.post('/console/applications', { ...base, provider_url: 'https://acme-xy12345.snowflakecomputing.com' });
     assert.equal(created.status, 303);
     const list = await c.follow(created);
     assert.match(list.body, /Application created\./);
@@ -314,6 +323,7 @@ describe('console: applications', () => {
     const stored = json(await t.inject({ method: 'GET', url: `/api/4.0/external_oauth_applications?client_id=${encodeURIComponent(clientId)}`, headers: bearer(t.adminToken) }))[0];
     assert.equal(stored.dialect_name, 'snowflake');
     assert.equal(stored.bi_directional_data_access, true);
+    assert.equal(stored.provider_url, 'https://acme-xy12345.snowflakecomputing.com');
     assert.equal(await t.app.services.externalOauthApplications.openClientSecret(clientId), secret);
 
     const search = await c.get(`/console/applications?q=${encodeURIComponent('SNOW/F')}`);
@@ -324,9 +334,14 @@ describe('console: applications', () => {
     assert.match(edit.body, /value="&lt;b&gt;Snow&lt;\/b&gt; &amp; &quot;Flake&quot;"/);
     assert.doesNotMatch(edit.body, /name="client_secret"[^>]*value="[^"]+"/, 'the secret field starts empty');
     const rotated = randomSecret();
-    const saved = await c.post(editPath, { name: 'Snowflake', client_secret: rotated, dialect_name: 'snowflake' });
+    const saved = await c.post(editPath, { name: 'Snowflake', client_secret: rotated, dialect_name: 'snowflake', provider_url: 'https://acme-xy12345.snowflakecomputing.com' });
     assert.equal(saved.status, 303);
+    assert.match((await c.follow(saved)).body, /client secret rotated\./);
     assert.equal(await t.app.services.externalOauthApplications.openClientSecret(clientId), rotated);
+    // The overlap window: the previous secret is kept until a time the API reports too.
+    const until = json(await t.inject({ method: 'GET', url: `/api/4.0/external_oauth_applications?client_id=${encodeURIComponent(clientId)}`, headers: bearer(t.adminToken) }))[0].previous_secret_expires_at;
+    assert.ok(until);
+    assert.ok(text(await c.get(editPath)).includes(`the previous secret is kept until ${until.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')}`));
     // An empty secret keeps the current one.
     await c.get(editPath);
     assert.equal((await c.post(editPath, { name: 'Snowflake', client_secret: '', tenant_id: 'tenant-1' })).status, 303);
@@ -489,7 +504,8 @@ describe('console: my connections and what a non-admin can reach', () => {
     const landing = await c.signIn(member);
     assert.equal(landing.location, '/console/connections');
     const before = await c.follow(landing);
-    assert.match(text(before), /Warehouse Not connected/);
+    assert.match(text(before), /Warehouse Not connected Not set up for connecting yet/);
+    assert.doesNotMatch(before.body, /\/connect"/, 'no Connect button without a provider');
     assert.doesNotMatch(before.body, /href="\/console\/(applications|users|roles)"/, 'no admin links');
     const token = randomSecret();
     const stored = await t.inject({
@@ -500,7 +516,7 @@ describe('console: my connections and what a non-admin can reach', () => {
     });
     assert.equal(stored.statusCode, 200);
     const after = await c.get('/console/connections');
-    assert.match(text(after), /Warehouse Tokens stored Access token valid until 2030-01-01 00:00:00 UTC\. A refresh token is stored\./);
+    assert.match(text(after), /Warehouse Connected Access token valid until 2030-01-01 00:00:00 UTC\. Renewed automatically\./);
     assert.ok(!after.body.includes(token));
   });
 
@@ -529,4 +545,152 @@ describe('console: my connections and what a non-admin can reach', () => {
       });
     }
   }
+});
+
+describe('console: the OAuth broker and the audit log, against the real authorization server', () => {
+  let op: TestProvider;
+  let t: TestApp;
+  let c: ConsoleClient;
+  let member: Awaited<ReturnType<TestApp['newUser']>>;
+  const oauthClient = newClient();
+  const appPath = `/console/applications/${encodeURIComponent(oauthClient.client_id)}`;
+  const consoleClient = () => new ConsoleClient(injectTransport(t.app), { origin: PUBLIC_URL });
+
+  before(async () => {
+    op = await startTestProvider({ clients: [oauthClient] });
+    auditProviderTokens(op);
+    t = await buildTestApp({ EOA_PUBLIC_URL: PUBLIC_URL });
+    member = await t.newUser();
+    c = consoleClient();
+    await c.signIn(ADMIN);
+  });
+  after(async () => {
+    await t?.close();
+    await op?.stop();
+  });
+
+  /** Plays the member's browser: the console's Connect button, the provider's login and consent, the callback. */
+  async function connect(m: ConsoleClient, label: 'Connect' | 'Reconnect') {
+    const page = await m.get('/console/connections');
+    assert.match(page.body, new RegExp(`action="/console/connections/${encodeURIComponent(oauthClient.client_id)}/connect">[^]*?${label}<span`));
+    // Browsers check form-action on every redirect of a form: this page allows the provider's origin, and only it.
+    assert.equal(page.headers['content-security-policy'], CONTENT_SECURITY_POLICY.replace("form-action 'self'", `form-action 'self' ${new URL(op.issuer).origin}`));
+    const started = await m.post(`/console/connections/${encodeURIComponent(oauthClient.client_id)}/connect`);
+    assert.equal(started.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+    assert.equal(started.status, 303);
+    assert.ok(started.location!.startsWith(`${op.issuer}/`), String(started.location));
+    const back = await op.authorize(started.location!, { accountId: `account-${member.id}` });
+    const callback = await t.inject({ method: 'GET', url: `/external_oauth/redirect${back.search}` });
+    assert.equal(callback.statusCode, 303);
+    assert.equal(callback.headers.location, `${PUBLIC_URL}/console/connections?done=connected`, "back to the console's connections page");
+  }
+
+  test('an application with its provider settings: the redirect URI to register, the credential check, rotation with its overlap', async () => {
+    const form = await c.get('/console/applications/new');
+    assert.match(form.body, new RegExp(`<code id="redirect-uri">${REDIRECT_URI}</code>`));
+    const created = await c.post('/console/applications', {
+      name: 'Test provider',
+      client_id: oauthClient.client_id,
+      client_secret: oauthClient.client_secret,
+      issuer: op.issuer,
+      scopes: 'refresh_token',
+    });
+    assert.equal(created.status, 303);
+    await c.get(`${appPath}/edit`);
+    const ok = await c.post(`${appPath}/check`);
+    assert.equal(ok.status, 200);
+    assert.match(text(ok), /OK: the provider accepts the client ID and secret\./);
+
+    // A bad setting is shown beside its field, from the service's own rules.
+    const bad = await c.post(`${appPath}/edit`, { name: 'Test provider', issuer: op.issuer, scopes: 'refresh_token', token_endpoint: 'not a url' });
+    assert.equal(bad.status, 422);
+    assert.match(bad.body, /id="error-token_endpoint">/);
+  });
+
+  test('a member connects from My connections through the provider, and sees the status turn connected', async () => {
+    const m = consoleClient();
+    await m.signIn(member);
+    assert.match(text(await m.get('/console/connections')), /Test provider Not connected Connect Test provider/);
+    await connect(m, 'Connect');
+    const page = await m.get('/console/connections?done=connected');
+    assert.match(text(page), /Connected\. .*Test provider Connected Access token valid until [^.]+\. Renewed automatically\./);
+    assert.match(page.body, /class="danger">Disconnect<span class="visually-hidden"> Test provider<\/span>/);
+  });
+
+  test("the admin sees every user's connection to the application, and a Revoke without its token is refused", async () => {
+    const page = await c.get(`${appPath}/connections`);
+    assert.equal(page.status, 200);
+    assert.match(text(page), new RegExp(`User ${member.id} Active \\d{4}-\\d\\d-\\d\\d [\\d:]+ UTC held`));
+    const revokePath = `${appPath}/connections/${member.id}/revoke`;
+    const digest = await storeDigest(t.app.store.db);
+    const forged = await c.post(revokePath, { _csrf: null });
+    assert.equal(forged.status, 403);
+    const crossSite = await c.post(revokePath, {}, { 'sec-fetch-site': 'cross-site' });
+    assert.equal(crossSite.status, 403);
+    assert.equal(await storeDigest(t.app.store.db), digest, 'nothing changed');
+
+    const revoked = await c.post(revokePath);
+    assert.equal(revoked.status, 303);
+    const after = await c.follow(revoked);
+    assert.match(after.body, /The user&#39;s connection was revoked\./);
+    assert.match(text(after), /No user is connected to this application\./);
+    const state = await t.inject({ method: 'GET', url: userStatePath(oauthClient.client_id, member.id), headers: bearer(t.adminToken) });
+    assert.equal(state.statusCode, 404);
+  });
+
+  test('the member reconnects and disconnects themself; the audit log shows who did what, filtered and newest first', async () => {
+    const m = consoleClient();
+    await m.signIn(member);
+    assert.match(text(await m.get('/console/connections')), /Test provider Not connected/);
+    await connect(m, 'Connect');
+    // The refresher's verdict when the provider refuses the refresh token (written as it writes it): both pages say so.
+    await t.app.store.db.updateTable('oauth_application_user_states').set({ status: 'needs_reauth', last_error: 'invalid_grant' }).where('user_id', '=', member.id).execute();
+    const stale = await m.get('/console/connections');
+    assert.match(text(stale), /Test provider Needs reconnecting The provider no longer accepts your refresh token\. Reconnect Test provider Disconnect Test provider/);
+    assert.match(text(await c.get(`${appPath}/connections`)), new RegExp(`User ${member.id} Needs reconnecting .* invalid_grant Revoke`));
+    const gone = await m.post(`/console/connections/${encodeURIComponent(oauthClient.client_id)}/disconnect`);
+    assert.equal(gone.status, 303);
+    assert.match(text(await m.follow(gone)), /Disconnected: .*Test provider Not connected/);
+
+    const target = `${member.id}/${oauthClient.client_id}`;
+    const log = await c.get(`/console/audit-events?target_id=${encodeURIComponent(target)}`);
+    assert.equal(log.status, 200);
+    const rows = [...text(log).matchAll(/UTC (User \d+) (user_state\.\w+) /g)].map((r) => `${r[1]} ${r[2]}`);
+    assert.deepEqual(rows, [
+      `User ${member.id} user_state.delete`,
+      `User ${member.id} user_state.connect`,
+      'User 1 user_state.delete',
+      `User ${member.id} user_state.connect`,
+    ]);
+    const byAction = await c.get(`/console/audit-events?action=user_state.delete&actor_user_id=1`);
+    assert.deepEqual([...text(byAction).matchAll(/UTC User 1 (\S+) (\S+) /g)].map((r) => `${r[1]} ${r[2]}`), [`user_state.delete ${target}`]);
+    const future = await c.get(`/console/audit-events?since=2100-01-01T00:00:00Z`);
+    assert.match(text(future), /No event matches these filters\./);
+  });
+
+  test('audit log: bad filters are shown beside their fields, and pages follow the cursor', async () => {
+    const bad = await c.get('/console/audit-events?since=yesterday&actor_user_id=me&action=nothing');
+    assert.equal(bad.status, 422);
+    assert.match(bad.body, /id="error-since">Must be a date and time/);
+    assert.match(bad.body, /id="error-actor_user_id">Must be a user ID/);
+    assert.match(bad.body, /id="error-action">Must be one of the listed actions/);
+    assert.match(bad.body, /<select id="field-action" name="action" aria-invalid="true" aria-describedby="error-action">/);
+    assert.equal((await c.get('/console/audit-events?cursor=not-a-cursor')).status, 422);
+
+    // 60 events of one kind: 50 on the first page, the next 10 behind its cursor.
+    for (let i = 0; i < 60; i += 1) {
+      const made = await t.inject({ method: 'POST', url: '/api/4.0/users', headers: bearer(t.adminToken), payload: { first_name: `Paged ${i}` } });
+      assert.equal(made.statusCode, 200);
+    }
+    const first = await c.get('/console/audit-events?action=user.create');
+    const firstRows = first.body.match(/<code>user\.create<\/code>/g) ?? [];
+    assert.equal(firstRows.length, 50);
+    const next = /href="([^"]+)" rel="next">Older events/.exec(first.body)![1].replace(/&amp;/g, '&');
+    assert.match(next, /^\/console\/audit-events\?action=user\.create&cursor=/);
+    const second = await c.get(next);
+    // The 60 users made here, the member made in before() and the bootstrapped admin.
+    assert.equal((second.body.match(/<code>user\.create<\/code>/g) ?? []).length, 12);
+    assert.doesNotMatch(second.body, /rel="next"/);
+    assert.match(second.body, /href="\/console\/audit-events\?action=user\.create">Newest events/);
+  });
 });

@@ -18,7 +18,7 @@ import { CONSOLE_ROUTES, type ConsoleIds } from '../console/console-routes.ts';
 const RUNS = Number(process.env.EOA_FUZZ_RUNS ?? 80);
 const SEED = process.env.EOA_FUZZ_SEED ? Number(process.env.EOA_FUZZ_SEED) : Date.now() ^ (Math.random() * 0x7fffffff);
 
-const FIELDS = ['name', 'client_id', 'client_secret', 'tenant_id', 'dialect_name', 'bi_directional_data_access', 'first_name', 'last_name', 'email', 'locale', 'is_disabled', 'role_ids', 'purpose'];
+const FIELDS = ['name', 'client_id', 'client_secret', 'tenant_id', 'dialect_name', 'bi_directional_data_access', 'first_name', 'last_name', 'email', 'locale', 'is_disabled', 'role_ids', 'purpose', 'provider_url', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'issuer', 'scopes', 'token_endpoint_auth_method'];
 const value = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.constantFrom('', ' ', 'true', 'false', '1', '2', '3', 'snowflake', 'Snow Flake', 'a@b', '\u0000', '\ud800', 'x'.repeat(5000)),

@@ -1,20 +1,25 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../http/auth.ts';
+import { ApiError } from '../../http/errors.ts';
+import { presetFor } from '../../oauth/presets.ts';
+import { ProviderSettingsError } from '../../oauth/provider.ts';
+import { ProviderError } from '../../oauth/provider-errors.ts';
 import type { ExternalOauthApplicationView } from '../../services/external-oauth-applications.ts';
-import type { UserStateSummary } from '../../store/user-states-repository.ts';
-import { html, type Html } from '../html.ts';
-import { formatTime, layout, pageContext, sendPage, table, type PageContext } from '../layout.ts';
+import type { UserStateStatus } from '../../services/external-oauth-tokens.ts';
+import { html, segment, type Html } from '../html.ts';
+import { formatTime, layout, notice, pageContext, redirect, sendPage, table, type PageContext } from '../layout.ts';
+import { csrfField } from '../forms.ts';
 import { consoleRoute } from '../routes.ts';
+import { allowFormRedirects } from '../csp.ts';
 
 /**
- * Every user: "My connections", each application with what is stored for this user. The page reads only
- * presence and expiry times from the vault (`summariesForUser`), never a token.
+ * Every user: "My connections", each application with the status of this user's connection to it (the
+ * broker's user-state status: presence, expiry, needs_reauth and its reason; never a token), and the buttons
+ * to connect, reconnect and disconnect. Connecting is the broker's own flow (services/oauth-connect.ts): a
+ * POST here starts it with return_to = this page and sends the browser on to the provider.
  *
- * Extension point for the OAuth broker: a `ConnectionDescriber` turns (application, stored state) into the
- * status shown and the buttons beside it. Today's describer knows only the stored tokens; the broker's
- * module passes its own to `connectionsPages` (statuses such as connected / expires soon / needs
- * reconnecting, and Connect, Reconnect and Disconnect forms posting to routes it registers under
- * /console/connections/…), with `ctx.csrf` in each form.
+ * A `ConnectionDescriber` turns (application, status) into what a row shows; `connectionsPages` takes one,
+ * so another status vocabulary is one function.
  */
 export interface ConnectionView {
   status: string;
@@ -22,42 +27,128 @@ export interface ConnectionView {
   actions: Html | null;
 }
 
-export type ConnectionDescriber = (ctx: PageContext, application: ExternalOauthApplicationView, stored: UserStateSummary | null, now: Date) => ConnectionView;
+export type ConnectionDescriber = (ctx: PageContext, application: ExternalOauthApplicationView, state: UserStateStatus | null, now: Date) => ConnectionView;
 
 const SOON_MS = 10 * 60 * 1000;
 
-export const describeStoredTokens: ConnectionDescriber = (_ctx, _application, stored, now) => {
-  if (!stored) return { status: 'Not connected', detail: null, actions: null };
-  const left = Date.parse(stored.access_token_expires_at) - now.getTime();
-  const refresh = stored.has_refresh_token ? 'A refresh token is stored.' : 'No refresh token is stored.';
-  const until = `Access token valid until ${formatTime(stored.access_token_expires_at)}.`;
-  if (left <= 0) {
-    return { status: stored.has_refresh_token ? 'Access token expired' : 'Expired', detail: `${refresh} Updated ${formatTime(stored.updated_at)}.`, actions: null };
+const PAGE = '/console/connections';
+const connectionPath = (clientId: string) => `${PAGE}/${segment(clientId)}`;
+
+const NOTICES = { connected: 'Connected.', disconnected: 'Disconnected: the service no longer holds your tokens for it.' };
+
+/** Whether users can connect to the application here: a preset, an issuer, or both endpoints. */
+export function hasProvider(a: ExternalOauthApplicationView): boolean {
+  return presetFor(a.dialect_name) !== null || a.issuer !== null || (a.authorization_endpoint !== null && a.token_endpoint !== null);
+}
+
+const REAUTH_REASONS: Record<string, string> = {
+  invalid_grant: 'The provider no longer accepts your refresh token.',
+  no_refresh_token: 'Your access token has expired and the provider gave no refresh token.',
+  refresh_token_expired: 'Your refresh token has expired.',
+  refresh_interrupted: 'A refresh was interrupted.',
+};
+
+function button(ctx: PageContext, a: ExternalOauthApplicationView, action: 'connect' | 'disconnect', label: string, danger = false): Html {
+  return html`<form method="post" action="${connectionPath(a.client_id)}/${action}">
+${csrfField(ctx.csrf)}
+<button type="submit"${danger ? html` class="danger"` : null}>${label}<span class="visually-hidden"> ${a.name}</span></button>
+</form>`;
+}
+
+export const describeBrokerConnection: ConnectionDescriber = (ctx, a, state, now) => {
+  const connectable = hasProvider(a);
+  if (!state) {
+    return {
+      status: 'Not connected',
+      detail: connectable ? null : 'Not set up for connecting yet: an admin has to give it a provider.',
+      actions: connectable ? button(ctx, a, 'connect', 'Connect') : null,
+    };
   }
-  return { status: left < SOON_MS && !stored.has_refresh_token ? 'Expires soon' : 'Tokens stored', detail: `${until} ${refresh}`, actions: null };
+  const disconnect = button(ctx, a, 'disconnect', 'Disconnect', true);
+  const reconnect = connectable ? button(ctx, a, 'connect', 'Reconnect') : null;
+  if (state.status === 'needs_reauth') {
+    const reason = state.last_error ? (REAUTH_REASONS[state.last_error] ?? `Last error: ${state.last_error}.`) : null;
+    return { status: 'Needs reconnecting', detail: reason, actions: html`${reconnect}${disconnect}` };
+  }
+  const until = `Access token valid until ${formatTime(state.access_token_expires_at)}.`;
+  const refreshes = state.has_refresh_token ? `Renewed automatically${state.refresh_token_expires_at ? ` until ${formatTime(state.refresh_token_expires_at)}` : ''}.` : 'Not renewed automatically.';
+  // What ends the connection: the refresh token's end, or the access token's when there is no refresh token.
+  const end = state.has_refresh_token ? state.refresh_token_expires_at : state.access_token_expires_at;
+  const soon = end !== null && Date.parse(end) - now.getTime() < SOON_MS;
+  return { status: soon ? 'Expires soon' : 'Connected', detail: `${until} ${refreshes}`, actions: html`${soon ? reconnect : null}${disconnect}` };
 };
 
 export function connectionsPages(describe: ConnectionDescriber) {
   return async function connections(app: FastifyInstance) {
-    app.get('/connections', consoleRoute('user'), async (request, reply) => {
+    const tokens = app.services.externalOauthTokens;
+
+    /**
+     * Where a Connect form's 303 leads: the origin of the application's authorization endpoint, from the same
+     * resolver the flow uses (discovery documents are cached, bounded by the provider timeout). An
+     * application whose provider cannot be resolved gets none: its Connect answers with the problem instead.
+     */
+    async function authorizationOrigin(application: ExternalOauthApplicationView): Promise<string | null> {
+      try {
+        return new URL((await app.services.providers.resolve(application)).authorizationEndpoint).origin;
+      } catch (error) {
+        if (error instanceof ProviderSettingsError || error instanceof ProviderError) return null;
+        throw error;
+      }
+    }
+
+    async function page(request: FastifyRequest, reply: FastifyReply, problem: string | null = null) {
       const caller = callerOf(request);
       const [summaries, ctx] = await Promise.all([app.services.userStates.summariesForUser(caller.userId), pageContext(request)]);
-      const byApplication = new Map(summaries.map((s) => [s.oauth_application_id, s]));
+      const held = new Set(summaries.map((s) => s.oauth_application_id));
       const now = new Date();
       const rows: Html[] = [];
+      const connectOrigins: Array<Promise<string | null>> = [];
       // Every application is listed (flat memory: streamed a page at a time), so a user sees what they can connect to.
       for await (const application of await app.services.externalOauthApplications.stream()) {
-        const view = describe(ctx, application, byApplication.get(application.id) ?? null, now);
+        // The status (with needs_reauth and its reason) only where a state exists: the others are not connected.
+        const state = held.has(application.id) ? await tokens.status(caller, application.client_id, caller.userId).catch(notFoundAsNull) : null;
+        const view = describe(ctx, application, state, now);
+        if (view.actions !== null && hasProvider(application)) connectOrigins.push(authorizationOrigin(application));
         rows.push(html`<tr><td>${application.name}</td><td>${application.dialect_name ?? ''}</td>
 <td><strong>${view.status}</strong>${view.detail ? html`<br><span class="detail">${view.detail}</span>` : null}</td>
 <td class="actions">${view.actions}</td></tr>`);
       }
       const head = html`<tr><th scope="col">Application</th><th scope="col">Dialect</th><th scope="col">Status</th><th scope="col">Actions</th></tr>`;
-      const body = html`<p>The external systems this service can reach for you, and whether it holds your tokens for each.</p>
+      const body = html`${problem ? html`<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>Could not connect</h2><p>${problem}</p></div>` : null}
+<p>The external systems this service can reach for you, and whether it holds your tokens for each.</p>
 ${table('My connections', head, rows, 'No applications have been set up yet. An admin adds them.')}`;
-      return sendPage(reply, layout(ctx, { title: 'My connections', body }));
+      allowFormRedirects(reply, (await Promise.all(connectOrigins)).filter((o) => o !== null));
+      return sendPage(reply, layout(ctx, { title: 'My connections', notice: notice(request.query, NOTICES), body }), problem ? 422 : 200);
+    }
+
+    app.get('/connections', consoleRoute('user'), async (request, reply) => page(request, reply));
+
+    /** Starts the broker's flow for the signed-in user and sends the browser to the provider (303). */
+    app.post('/connections/:client_id/connect', consoleRoute('member'), async (request, reply) => {
+      try {
+        const started = await app.services.oauthConnect.start(callerOf(request), clientIdOf(request), { return_to: `${PAGE}?done=connected` });
+        return redirect(reply, started.authorization_url);
+      } catch (error) {
+        // Set-up problems (no public URL, no account URL) are the admin's to fix: said in words, on this page.
+        if (error instanceof ApiError && error.code === 'validation_failed') return page(request, reply, error.problems.map((p) => p.message).join(' '));
+        throw error;
+      }
+    });
+
+    /** The user's own DELETE of their state: gone here, revoked at the provider when it can be. */
+    app.post('/connections/:client_id/disconnect', consoleRoute('member'), async (request, reply) => {
+      const caller = callerOf(request);
+      await tokens.disconnect(caller, clientIdOf(request), caller.userId);
+      return redirect(reply, `${PAGE}?done=disconnected`);
     });
   };
 }
 
-export default connectionsPages(describeStoredTokens);
+const clientIdOf = (request: FastifyRequest) => (request.params as { client_id: string }).client_id;
+
+function notFoundAsNull(error: unknown): null {
+  if (error instanceof ApiError && error.code === 'not_found') return null;
+  throw error;
+}
+
+export default connectionsPages(describeBrokerConnection);

@@ -3,9 +3,10 @@ import connectionsPages from './connections.ts';
 import applicationsPages from './applications.ts';
 import usersPages from './users.ts';
 import rolesPages from './roles.ts';
+import auditEventsPages from './audit-events.ts';
 
 /**
  * The console's pages, one module per subject; each registers its routes under /console and adds its entry to
- * navigation.ts. The OAuth broker's and the audit log's pages will be one more module each, listed here.
+ * navigation.ts.
  */
-export const CONSOLE_PAGES: Array<(app: FastifyInstance) => Promise<void>> = [connectionsPages, applicationsPages, usersPages, rolesPages];
+export const CONSOLE_PAGES: Array<(app: FastifyInstance) => Promise<void>> = [connectionsPages, applicationsPages, usersPages, rolesPages, auditEventsPages];
