@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { auditSecret } from './audit.ts';
 import type { TestProvider } from './oidc-provider.ts';
+import type { TestApp } from './app.ts';
 
 /**
  * Pieces the token-broker tests share: an application pointed at the test provider, a user connected to it
@@ -16,6 +17,19 @@ export const REDIRECT_URI = `${PUBLIC_URL}/external_oauth/redirect`;
 
 /** One call to the service, in-process (inject) or over HTTP (a real process): the same shape either way. */
 export type Call = (method: string, path: string, token?: string, body?: unknown) => Promise<{ status: number; body: string; headers: Record<string, unknown>; json(): any }>;
+
+/** The in-process Call: `t.inject` with the token as a bearer. */
+export function injectCall(t: { inject: TestApp['inject'] }): Call {
+  return async (method, url, token, body) => {
+    const response = await t.inject({
+      method: method as 'GET',
+      url,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      ...(body === undefined ? {} : { payload: body as object }),
+    });
+    return { status: response.statusCode, body: response.body, headers: response.headers, json: () => JSON.parse(response.body) };
+  };
+}
 
 export function newClient() {
   return { client_id: `broker-${randomBytes(6).toString('hex')}`, client_secret: randomBytes(24).toString('base64url'), redirect_uris: [REDIRECT_URI] };

@@ -3,18 +3,7 @@ import assert from 'node:assert/strict';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
-import {
-  PUBLIC_URL,
-  accessTokenPath,
-  auditProviderTokens,
-  connectUser,
-  createApplication,
-  newClient,
-  trackGrants,
-  userStatePath,
-  waitFor,
-  type Call,
-} from '../helpers/broker.ts';
+import { accessTokenPath, auditProviderTokens, connectUser, createApplication, injectCall, newClient, PUBLIC_URL, trackGrants, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
 
 /**
  * Refresh on read against the real authorization server (oidc-provider: rotating refresh tokens, which it
@@ -36,15 +25,7 @@ describe('access_token: refresh on read, single flight, needs_reauth, provider f
     auditProviderTokens(op);
     grants = trackGrants(op);
     t = await buildTestApp({ EOA_PUBLIC_URL: PUBLIC_URL, EOA_REFRESH_MARGIN_S: '1', EOA_PROVIDER_TIMEOUT_MS: '1000' });
-    call = async (method, url, token, body) => {
-      const response = await t.inject({
-        method: method as 'GET',
-        url,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      return { status: response.statusCode, body: response.body, headers: response.headers, json: () => JSON.parse(response.body) };
-    };
+    call = injectCall(t);
     member = await t.newUser();
     await createApplication(call, t.adminToken, op, client);
     await connectUser(call, op, client.client_id, member.token, `account-${member.id}`);

@@ -4,7 +4,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
 import { parsePrometheusText, valueOf } from '../helpers/prometheus-text.ts';
-import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, newClient, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
+import { accessTokenPath, auditProviderTokens, connectUser, createApplication, injectCall, newClient, PUBLIC_URL, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
 
 const METRICS_TOKEN = 'metrics-token-for-the-broker-test';
 
@@ -23,15 +23,7 @@ describe('the broker in the audit log and the metrics', () => {
     op = await startTestProvider({ clients: [client], accessTokenTtl: 2 });
     auditProviderTokens(op);
     t = await buildTestApp({ EOA_PUBLIC_URL: PUBLIC_URL, EOA_REFRESH_MARGIN_S: '1', EOA_METRICS_TOKEN: METRICS_TOKEN });
-    call = async (method, url, token, body) => {
-      const response = await t.inject({
-        method: method as 'GET',
-        url,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      return { status: response.statusCode, body: response.body, headers: response.headers, json: () => JSON.parse(response.body) };
-    };
+    call = injectCall(t);
     member = await t.newUser();
     await createApplication(call, t.adminToken, op, client);
   });

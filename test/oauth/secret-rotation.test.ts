@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
-import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, newClient, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
+import { accessTokenPath, auditProviderTokens, connectUser, createApplication, injectCall, newClient, PUBLIC_URL, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
 
 /**
  * Zero-downtime client-secret rotation against the real authorization server: after a PATCH of the
@@ -24,15 +24,7 @@ describe('client secret rotation with an overlap', () => {
     op = await startTestProvider({ clients: [client], accessTokenTtl: 2 });
     auditProviderTokens(op);
     t = await buildTestApp({ EOA_PUBLIC_URL: PUBLIC_URL, EOA_REFRESH_MARGIN_S: '1', EOA_SECRET_OVERLAP_S: String(OVERLAP_S) });
-    call = async (method, url, token, body) => {
-      const response = await t.inject({
-        method: method as 'GET',
-        url,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      return { status: response.statusCode, body: response.body, headers: response.headers, json: () => JSON.parse(response.body) };
-    };
+    call = injectCall(t);
     user = await t.newUser();
     await createApplication(call, t.adminToken, op, client);
     await connectUser(call, op, client.client_id, user.token, `rotation-${user.id}`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
-import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, newClient, userStatePath, type Call } from '../helpers/broker.ts';
+import { accessTokenPath, auditProviderTokens, connectUser, createApplication, injectCall, newClient, PUBLIC_URL, userStatePath, type Call } from '../helpers/broker.ts';
 import { assertResponse } from '../helpers/contract.ts';
 
 /**
@@ -23,15 +23,7 @@ describe('user states: status, disconnect, application delete; the credential ch
     op = await startTestProvider({ clients: [client, second] });
     auditProviderTokens(op);
     t = await buildTestApp({ EOA_PUBLIC_URL: PUBLIC_URL, EOA_PROVIDER_TIMEOUT_MS: '1000' });
-    call = async (method, url, token, body) => {
-      const response = await t.inject({
-        method: method as 'GET',
-        url,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        ...(body === undefined ? {} : { payload: body as object }),
-      });
-      return { status: response.statusCode, body: response.body, headers: response.headers, json: () => JSON.parse(response.body) };
-    };
+    call = injectCall(t);
     await createApplication(call, t.adminToken, op, client);
     await createApplication(call, t.adminToken, op, second);
   });
