@@ -125,6 +125,18 @@ describe('console in a real browser', { skip: browserMissing() ?? false }, () =>
     await page.waitForURL('**/console/applications?done=updated');
     assert.equal(await page.getByRole('link', { name: 'Snowflake (prod)', exact: true }).count(), 1);
 
+    // Rotating the secret: the edit page then says until when the previous one is still accepted.
+    const rotated = randomSecret();
+    auditSecret('browser application rotated client_secret', rotated);
+    await page.getByRole('link', { name: 'Edit Snowflake (prod)' }).click();
+    await page.getByLabel('Client secret').fill(rotated);
+    await Promise.all([page.waitForURL('**/console/applications?done=rotated'), page.getByRole('button', { name: 'Save changes' }).click()]);
+    assert.equal(await page.getByRole('status').innerText(), 'Application saved and its client secret rotated.');
+    await page.getByRole('link', { name: 'Edit Snowflake (prod)' }).click();
+    assert.match(await page.locator('#secret-overlap').innerText(), /the previous secret is kept until/);
+    assert.equal(await page.getByLabel('Client secret').inputValue(), '', 'no secret is put back in the page');
+    await page.goto(`${server.baseUrl}/console/applications`);
+
     // One user holds tokens for it: the confirmation says so before anything is deleted.
     const application = (await api('GET', '/api/4.0/external_oauth_applications?client_id=snowflake-prod%2Fclient')).json[0];
     const token = randomSecret();
