@@ -58,19 +58,8 @@ export interface AuditEventInput {
   actor?: Actor | null;
 }
 
-export interface AuditEvent {
-  id: string;
-  occurred_at: string;
-  actor_user_id: string | null;
-  principal_user_id: string | null;
-  address: string | null;
-  request_id: string | null;
-  action: string;
-  target_type: string;
-  target_id: string | null;
-  outcome: string;
-  detail: AuditDetail | null;
-}
+/** An event as the service hands it out: the stored row, its detail parsed. */
+export type AuditEvent = Omit<AuditEventRecord, 'detail'> & { detail: AuditDetail | null };
 
 type Db = Kysely<Database> | Transaction<Database>;
 
