@@ -7,7 +7,7 @@ import { auditExchange } from '../helpers/audit.ts';
 import { testDatabaseUrl } from '../helpers/database.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
-import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, newClient, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
+import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, httpCall, newClient, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
 
 /**
  * A service process SIGKILLed in the middle of a refresh, then started again on the same store (either
@@ -31,18 +31,7 @@ describe('SIGKILL in the middle of a refresh, then a restart', () => {
   /** While set, the provider handles a token request and then holds its answer this long. */
   let slowAnswerMs = 0;
 
-  const call: Call = async (method, path, bearer, body) => {
-    const response = await fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    auditExchange({ method, url: path, payload: body }, { statusCode: response.status, body: text });
-    return { status: response.status, body: text, headers: Object.fromEntries(response.headers), json: () => JSON.parse(text) };
-  };
+  const call: Call = httpCall(() => server.baseUrl);
   const read = () => call('POST', accessTokenPath(client.client_id), token, {});
   const status = async () => (await call('GET', userStatePath(client.client_id, '1'), token)).json();
 

@@ -1,11 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN } from '../helpers/app.ts';
-import { auditExchange } from '../helpers/audit.ts';
 import { POSTGRES_ONLY, testDatabaseUrl } from '../helpers/database.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
-import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, newClient, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
+import { PUBLIC_URL, accessTokenPath, auditProviderTokens, connectUser, createApplication, httpCall, newClient, userStatePath, waitFor, type Call } from '../helpers/broker.ts';
 
 /**
  * Single flight across instances: three real server processes on one PostgreSQL database, 200 concurrent
@@ -21,19 +20,7 @@ describe('access_token single flight across three instances on one PostgreSQL', 
   let token: string;
   const client = newClient();
 
-  const callOn = (server: ServerProcess): Call => async (method, path, bearer, body) => {
-    const response = await fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    // Every answer goes to the secret audit, as in-process answers do.
-    auditExchange({ method, url: path, payload: body }, { statusCode: response.status, body: text });
-    return { status: response.status, body: text, headers: Object.fromEntries(response.headers), json: () => JSON.parse(text) };
-  };
+  const callOn = (server: ServerProcess): Call => httpCall(() => server.baseUrl);
 
   before(async () => {
     // 10 s tokens: the 200 calls of a round, on a small shared machine, all fall well within one lifetime.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { auditSecret } from './audit.ts';
+import { auditExchange, auditSecret } from './audit.ts';
 import type { TestProvider } from './oidc-provider.ts';
 import type { TestApp } from './app.ts';
 
@@ -17,6 +17,22 @@ export const REDIRECT_URI = `${PUBLIC_URL}/external_oauth/redirect`;
 
 /** One call to the service, in-process (inject) or over HTTP (a real process): the same shape either way. */
 export type Call = (method: string, path: string, token?: string, body?: unknown) => Promise<{ status: number; body: string; headers: Record<string, unknown>; json(): any }>;
+
+/** The Call to a real server process over HTTP; `baseUrl` is read per call (a restarted process has a new one). Every answer goes to the secret audit, as in-process answers do. */
+export function httpCall(baseUrl: () => string): Call {
+  return async (method, path, bearer, body) => {
+    const response = await fetch(`${baseUrl()}${path}`, {
+      method,
+      headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    auditExchange({ method, url: path, payload: body }, { statusCode: response.status, body: text });
+    return { status: response.status, body: text, headers: Object.fromEntries(response.headers), json: () => JSON.parse(text) };
+  };
+}
 
 /** The in-process Call: `t.inject` with the token as a bearer. */
 export function injectCall(t: { inject: TestApp['inject'] }): Call {
