@@ -1,20 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { DestinationStream } from 'pino';
+import infrastructure from './plugins/infrastructure.ts';
+import services from './plugins/services.ts';
 import type { Config } from './config.ts';
-import { openStore, type Store } from './store/database.ts';
-import { migrateToLatest } from './store/migrate.ts';
-import { waitForDatabase } from './store/wait-for-database.ts';
-import { createRepositories, type Repositories } from './store/repositories.ts';
-import { loadSecretBox } from './crypto/master-key.ts';
-import type { SecretBox } from './crypto/secret-box.ts';
-import { createWriteHealth, type WriteHealth } from './store/availability.ts';
-import { MissingMasterKeysError, findMissingKeyIds } from './store/sealed-columns.ts';
 import { createLogDestination, type LogDestinationStats } from './log-destination.ts';
-import { createServices, type Services } from './services/index.ts';
 import errorHandler, { frameworkError } from './http/error-handler.ts';
 import bodyParsers from './http/body-parsers.ts';
 import auth from './http/auth.ts';
@@ -50,15 +42,6 @@ import consolePlugin, { rootRedirect } from './console/index.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    config: Config;
-    store: Store;
-    repos: Repositories;
-    secretBox: SecretBox;
-    services: Services;
-    /** Whether writes fail for lack of space (store/availability.ts); /readyz reads it. */
-    writeHealth: WriteHealth;
-    /** Key ids stored secrets need and the configuration lacks: empty unless EOA_ALLOW_MISSING_KEYS. */
-    missingKeyIds: string[];
     /** Lines the log destination dropped (a failing disk); null when the caller gave its own stream. */
     logStats: LogDestinationStats | null;
   }
@@ -71,8 +54,6 @@ export interface BuildOptions {
 
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
 const SHARED_SCHEMAS = [ErrorBody, ValidationErrorBody, AccessToken, CredentialsApi3, CreateCredentialsApi3, User, Role, ...EOA_SCHEMAS, ...CONNECT_SCHEMAS, ...TOKEN_SCHEMAS, ...AUDIT_SCHEMAS];
-
-const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -157,64 +138,3 @@ function checkingInterval({ headersTimeoutMs, requestTimeoutMs }: Config['http']
   const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0), 10_000);
   return Math.min(1000, Math.max(50, Math.floor(shortest / 10)));
 }
-
-const infrastructure = fp(
-  async (app: FastifyInstance, { config }: { config: Config }) => {
-    const secretBox = loadSecretBox(config.masterKey, config.dataDir);
-    const store = openStore(config, {
-      onConnectionError: (error) => app.log.warn({ code: (error as { code?: string }).code, message: error.message }, 'database connection lost; the pool replaces it'),
-    });
-    app.addHook('onClose', () => store.close());
-    await waitForDatabase(store, { waitS: config.databaseWaitS, onRetry: (message) => app.log.warn(message) });
-    await migrateToLatest(store);
-    const missing = await findMissingKeyIds(store, secretBox.keyIds);
-    if (missing.keyIds.length > 0) {
-      if (!config.allowMissingKeys) {
-        await store.close();
-        throw new MissingMasterKeysError(missing.keyIds, missing.description, secretBox.keyIds);
-      }
-      app.log.warn({ missingKeyIds: missing.keyIds }, 'started without the master keys of some stored secrets (EOA_ALLOW_MISSING_KEYS)');
-    }
-    app.decorate('missingKeyIds', missing.keyIds);
-    app.decorate('writeHealth', createWriteHealth());
-    app.decorate('config', config);
-    app.decorate('store', store);
-    app.decorate('secretBox', secretBox);
-    app.decorate('repos', createRepositories(store.db));
-  },
-  { name: 'infrastructure' },
-);
-
-const services = fp(
-  async (app: FastifyInstance) => {
-    app.decorate(
-      'services',
-      createServices({
-        config: app.config,
-        store: app.store,
-        repos: app.repos,
-        secretBox: app.secretBox,
-        metrics: app.metrics,
-        log: app.log,
-        onBackgroundError: (error) => app.log.warn({ err: error }, 'writing a failed-login audit event failed'),
-      }),
-    );
-    // Expired sessions answer 401 already; this only keeps the table from growing without end.
-    const purge = setInterval(() => {
-      app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
-      app.services.audit.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired audit events failed'));
-      // Pending OAuth authorizations live ten minutes; the callback refuses expired ones, this reclaims them.
-      app.services.oauthConnect.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired OAuth authorizations failed'));
-    }, SESSION_PURGE_INTERVAL_MS).unref();
-    // Failed logins past the first few are counted; their summary event is written when the window ends.
-    const flushFailedLogins = setInterval(() => {
-      app.services.audit.flushFailedLogins().catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));
-    }, app.config.loginGuard.windowS * 1000).unref();
-    app.addHook('onClose', async () => {
-      clearInterval(purge);
-      clearInterval(flushFailedLogins);
-      await app.services.audit.flushFailedLogins(true).catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));
-    });
-  },
-  { name: 'services', dependencies: ['infrastructure'] },
-);

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorResponses } from '../schemas/common.ts';
 import { AuditEvent, AuditEventQuery } from '../schemas/audit-events.ts';
-import { badRequest, type ValidationProblem } from '../http/errors.ts';
+import { badRequest, type ValidationProblem } from '../errors.ts';
 import { decodeCursor, type AuditEvent as AuditEventView } from '../services/audit.ts';
 
 const DEFAULT_LIMIT = 100;

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import formbody from '@fastify/formbody';
 import { AccessToken, LoginCredentials, UserIdParams } from '../schemas/auth.ts';
 import { NoContent, errorResponses } from '../schemas/common.ts';
-import { ApiError, notFound } from '../http/errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 import { callerOf } from '../http/auth.ts';
 import { noContent } from '../http/no-content.ts';
 

@@ -13,7 +13,7 @@ import {
 } from '../schemas/external-oauth-applications.ts';
 import { callerOf } from '../http/auth.ts';
 import { adminCan } from './present.ts';
-import { invalid, type ValidationProblem } from '../http/errors.ts';
+import { invalid, type ValidationProblem } from '../errors.ts';
 import { noContent } from '../http/no-content.ts';
 import { toValidationProblems, wrongBodyType } from '../http/validation.ts';
 import type { Caller } from '../services/sessions.ts';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ERROR_DOCS } from '../http/errors.ts';
+import { ERROR_DOCS } from '../errors.ts';
 import { publicBase } from '../http/public-url.ts';
 import { pingStore } from '../store/database.ts';
 import { probeWrite, unavailability } from '../store/availability.ts';

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { FieldsQuery, LimitQuery, NoContent, OffsetQuery, errorResponses } from '../schemas/common.ts';
 import { CredentialsApi3Body, CredentialsParams, RoleIdsBody, UserBody, UserParams } from '../schemas/users.ts';
 import { callerOf } from '../http/auth.ts';
-import { badRequest } from '../http/errors.ts';
+import { badRequest } from '../errors.ts';
 import { noContent } from '../http/no-content.ts';
 import type { User } from '../store/users-repository.ts';
 import { presentCredentials, presentRole, presentUser } from './present.ts';

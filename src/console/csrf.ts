@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import { publicBase } from '../http/public-url.ts';
 import { cookieHeader, isHttps, readCookie, sessionToken } from '../http/session-cookie.ts';
 

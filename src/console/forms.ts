@@ -1,7 +1,7 @@
 import type { TSchema } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import { createValidatorCompiler, toValidationProblems } from '../http/validation.ts';
-import { ApiError, type ValidationProblem } from '../http/errors.ts';
+import { ApiError, type ValidationProblem } from '../errors.ts';
 import { html, type Html } from './html.ts';
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import { toApiError } from '../http/error-handler.ts';
 import { cookieHeader, sessionCookieName, sessionToken } from '../http/session-cookie.ts';
 import { html } from './html.ts';

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 import type { Caller } from '../services/sessions.ts';
 import { sessionToken } from './session-cookie.ts';
 

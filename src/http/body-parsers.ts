@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import fp from 'fastify-plugin';
-import { badRequest } from './errors.ts';
+import { badRequest } from '../errors.ts';
 
 /**
  * The API speaks JSON only (login's form body is added by the login routes alone), so any other

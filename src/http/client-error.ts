@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { ApiError, errorBody, type ErrorCode } from './errors.ts';
+import { ApiError, errorBody, type ErrorCode } from '../errors.ts';
 import { ALWAYS } from './response-headers.ts';
 
 /**

@@ -1,30 +1,6 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../config.ts';
-import { memoryCounters } from './memory-counters.ts';
-import { redisCounters } from './redis-counters.ts';
-
-/**
- * Fixed-window hit counters, shared by the per-caller rate limit and the login guard. A window starts at
- * a key's first hit and lasts `windowMs`; the count goes back to zero when it ends (not aligned to the
- * clock, so callers do not all reset at the same instant). At a window edge a caller can get up to twice
- * the limit within one window's span: the price of O(1) work per request and one Redis round trip.
- */
-export interface Hit {
-  /** Hits in the current window, this one included. */
-  count: number;
-  /** Milliseconds until the window ends. */
-  resetMs: number;
-}
-
-export interface Counters {
-  /** Counts one hit on `key`, starting a window of `windowMs` if none is running. Never rejects. */
-  hit(key: string, windowMs: number): Promise<Hit>;
-  /** Takes back one hit on `key` if its window is still running. Never rejects. */
-  undo(key: string): Promise<void>;
-  close(): Promise<void>;
-  /** Redis counters only: true while counting falls back to process memory (read by metrics). */
-  usingFallback?(): boolean;
-}
+import { openCounters, type Counters } from '../counters/index.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,12 +8,10 @@ declare module 'fastify' {
   }
 }
 
-/** Counters in Redis when `REDIS_URL` is set (one limit across instances), else in process memory. */
+/** Decorates the app with the rate limit's and login guard's counters (src/counters), closed with it. */
 export default fp(
   async (app, { config }: { config: Config }) => {
-    const counters = config.redisUrl
-      ? await redisCounters({ url: config.redisUrl, keyPrefix: config.redisKeyPrefix, log: app.log })
-      : memoryCounters();
+    const counters = await openCounters({ redisUrl: config.redisUrl, redisKeyPrefix: config.redisKeyPrefix, log: app.log });
     app.decorate('counters', counters);
     app.addHook('onClose', () => counters.close());
   },

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 import { sendError } from './error-handler.ts';
 
 /** Seconds a client is asked to wait: by then a load balancer has moved it to another instance. */

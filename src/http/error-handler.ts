@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, errorBody, invalid } from './errors.ts';
+import { ApiError, errorBody, invalid } from '../errors.ts';
 import { wrongBodyType, toValidationProblems } from './validation.ts';
 import { publicBase } from './public-url.ts';
 import { logRequest } from './request-log.ts';

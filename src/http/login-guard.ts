@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.ts';
+import { ApiError } from '../errors.ts';
 import { clientAddressKey } from './client-address.ts';
-import type { Counters } from './counters.ts';
+import type { Counters } from '../counters/index.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

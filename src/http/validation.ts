@@ -1,7 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
-import type { ValidationProblem } from './errors.ts';
+import type { ValidationProblem } from '../errors.ts';
 
 /**
  * Request validation. Bodies are checked strictly (no type coercion: `"name": 123` is invalid, not

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
-import { ApiError, invalid, type ValidationProblem } from './errors.ts';
+import { ApiError, invalid, type ValidationProblem } from '../errors.ts';
 import { UNDECODABLE } from './query-string.ts';
 
 /**

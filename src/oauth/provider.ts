@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import type { ValidationProblem } from '../http/errors.ts';
+import type { ValidationProblem } from '../errors.ts';
 import { boundedFetch, type OutboundOptions } from './outbound.ts';
 import { ProviderError } from './provider-errors.ts';
 import { presetFor, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './presets.ts';

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 import { prometheusMetrics, type PrometheusMetrics } from '../metrics/prometheus-metrics.ts';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {

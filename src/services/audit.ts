@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../store/schema.ts';
+import type { Db } from '../store/schema.ts';
 import type { Repositories } from '../store/repositories.ts';
 import type { AuditEventFilter, AuditEventRecord } from '../store/audit-events-repository.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
@@ -61,7 +60,6 @@ export interface AuditEventInput {
 /** An event as the service hands it out: the stored row, its detail parsed. */
 export type AuditEvent = Omit<AuditEventRecord, 'detail'> & { detail: AuditDetail | null };
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** Rows per query when a page is streamed: memory stays flat whatever `limit` is. */
 const STREAM_PAGE = 500;

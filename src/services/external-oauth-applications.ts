@@ -9,7 +9,7 @@ import {
 } from '../store/external-oauth-applications-repository.ts';
 import { providerSettingProblems } from '../oauth/provider.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
-import { conflict, invalid, notFound, type ValidationProblem } from '../http/errors.ts';
+import { conflict, invalid, notFound, type ValidationProblem } from '../errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditService } from './audit.ts';

@@ -4,7 +4,7 @@ import type { SecretBox } from '../crypto/secret-box.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
 import type { TokenStateKey, TokenStateRow, TokenStatusRow } from '../store/token-state-repository.ts';
-import { ApiError, notFound } from '../http/errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 import { isId } from '../store/values.ts';
 import { refreshGrant, type OutboundOptions } from '../oauth/outbound.ts';
 import { ProviderSettingsError, type ProviderResolver, type ResolvedProvider } from '../oauth/provider.ts';

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import type { Repositories } from '../store/repositories.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
-import { ApiError, invalid, notFound } from '../http/errors.ts';
+import { ApiError, invalid, notFound } from '../errors.ts';
 import { isForeignKeyViolation } from '../store/unique-violation.ts';
 import type { Caller } from './sessions.ts';
 import { openClientSecrets, withSecretFallback } from './client-secret-rotation.ts';

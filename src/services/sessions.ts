@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Repositories } from '../store/repositories.ts';
 import { DECOY_HASH_PROMISE, newToken, tokenDigest, verifySecret } from '../crypto/password.ts';
-import { ApiError } from '../http/errors.ts';
+import { ApiError } from '../errors.ts';
 import type { TokenCache } from './token-cache.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditEventInput, AuditService } from './audit.ts';

@@ -1,6 +1,6 @@
 import type { Repositories } from '../store/repositories.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
-import { invalid, notFound, type ValidationProblem } from '../http/errors.ts';
+import { invalid, notFound, type ValidationProblem } from '../errors.ts';
 import { isForeignKeyViolation } from '../store/unique-violation.ts';
 import type { CreateOAuthApplicationUserStateRequest } from '../schemas/external-oauth-applications.ts';
 import type { Caller } from './sessions.ts';

@@ -4,7 +4,7 @@ import type { Repositories } from '../store/repositories.ts';
 import { ADMIN_ROLE_ID, type User, type UserFields } from '../store/users-repository.ts';
 import type { CredentialsApi3 } from '../store/credentials-repository.ts';
 import { hashSecret } from '../crypto/password.ts';
-import { ApiError, conflict, invalid, notFound } from '../http/errors.ts';
+import { ApiError, conflict, invalid, notFound } from '../errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
 import { isId } from '../store/values.ts';
 import { newClientId, newClientSecret } from './sessions.ts';

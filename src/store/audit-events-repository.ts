@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { AuditEventRow, Database } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { AuditEventRow, Database, Db } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { idString, isId, toIso } from './values.ts';
 
@@ -33,7 +33,6 @@ export interface AuditEventFilter {
   before_id?: string;
 }
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 function toRecord(row: AuditEventRow): AuditEventRecord {
   return {

@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { CredentialsApi3Row, Database } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { CredentialsApi3Row, Database, Db } from './schema.ts';
 import { fromBool, idString, isId, nowIso, toBool, toIso } from './values.ts';
 
 export interface CredentialsApi3 {
@@ -17,7 +17,6 @@ export interface LoginCandidate extends CredentialsApi3 {
   user_is_disabled: boolean;
 }
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 function toCredentials(row: CredentialsApi3Row): CredentialsApi3 {
   return {

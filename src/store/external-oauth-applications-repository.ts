@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, ExternalOauthApplicationRow } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { Database, Db, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool, toNullableIso } from './values.ts';
 
@@ -46,7 +46,6 @@ export interface ExternalOauthApplicationRecord extends Omit<ExternalOauthApplic
 export type ExternalOauthApplicationChanges = Partial<Omit<ExternalOauthApplicationFields, 'client_id'>> &
   Partial<Pick<ExternalOauthApplicationRecord, 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'>>;
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRecord {
   return {

@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { Database, Db } from './schema.ts';
 import { idString, nowIso, toIso } from './values.ts';
 
 /** An authorization a user started and the provider has not yet answered; the state only as its hash. */
@@ -14,7 +14,6 @@ export interface PendingAuthorization {
   expires_at: string;
 }
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 export function pendingAuthorizationsRepository(db: Kysely<Database>) {
   return {

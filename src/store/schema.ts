@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from 'kysely';
 
 /**
  * Column types as both engines hand them back. SQLite stores booleans as 0/1 and times as ISO-8601 text;
@@ -150,3 +150,6 @@ export type ExternalOauthApplicationRow = Selectable<ExternalOauthApplicationsTa
 export type NewExternalOauthApplication = Insertable<ExternalOauthApplicationsTable>;
 export type OauthApplicationUserStateRow = Selectable<OauthApplicationUserStatesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+
+/** The database or a transaction on it: what every repository function runs against. */
+export type Db = Kysely<Database> | Transaction<Database>;

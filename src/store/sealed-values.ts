@@ -1,5 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Db } from './schema.ts';
 
 /** A column that holds a sealed secret, and the primary key of its row. */
 export type SealedCell =
@@ -11,7 +10,6 @@ export type SealedCell =
     }
   | { column: 'oauth_pending_authorizations.code_verifier'; key: { state_hash: string } };
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 /**
  * Compare-and-set of one sealed value: writes `next` only if the cell still holds `expected`. False when

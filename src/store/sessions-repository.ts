@@ -1,5 +1,5 @@
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.ts';
+import type { ExpressionBuilder, Kysely } from 'kysely';
+import type { Database, Db } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { ADMIN_ROLE_ID, USER_ROLE_ID } from './users-repository.ts';
 import { fromBool, idString, nowIso, toBool, toIso } from './values.ts';
@@ -21,7 +21,6 @@ type Scope = ExpressionBuilder<Database & { s: Database['sessions'] }, 's'>;
 const roleOf = (eb: Scope, column: 's.user_id' | 's.principal_user_id', roleId: string) =>
   eb.exists(eb.selectFrom('user_roles as r').select('r.role_id').whereRef('r.user_id', '=', column).where('r.role_id', '=', roleId));
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 export function sessionsRepository(db: Kysely<Database>) {
   // The hot path: compiled once (prepared-query.ts); constants are parameters too, as it requires.

@@ -1,9 +1,8 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { Database, Db } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { idString, isId, nowIso, toIso, toNullableIso } from './values.ts';
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface TokenStateKey {
   user_id: string;

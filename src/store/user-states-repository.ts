@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { Database, Db } from './schema.ts';
 import { idString, isId, nowIso, toIso, toNullableIso } from './values.ts';
 
 export interface UserStateRecord {
@@ -14,7 +14,6 @@ export interface UserStateRecord {
   scope?: string | null;
 }
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 /** What may be said about a stored state without opening it: never a token. */
 export interface UserStateSummary {

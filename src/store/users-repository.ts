@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, UserRow } from './schema.ts';
+import type { Kysely } from 'kysely';
+import type { Database, Db, UserRow } from './schema.ts';
 import { fromBool, idString, isId, nowIso, toBool, toIso } from './values.ts';
 
 export interface User {
@@ -29,7 +29,6 @@ export interface Role {
 export const ADMIN_ROLE_ID = '1';
 export const USER_ROLE_ID = '2';
 
-type Db = Kysely<Database> | Transaction<Database>;
 
 export function usersRepository(db: Kysely<Database>) {
   async function withRoles(tx: Db, rows: UserRow[]): Promise<User[]> {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTestApp, json, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
-import { ERROR_DOCS } from '../../src/http/errors.ts';
+import { ERROR_DOCS } from '../../src/errors.ts';
 
 describe('unauthenticated endpoints', () => {
   let t: TestApp;

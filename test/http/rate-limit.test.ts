@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
 import { assertResponse, assertSchema } from '../helpers/contract.ts';
-import { memoryCounters } from '../../src/http/memory-counters.ts';
+import { memoryCounters } from '../../src/counters/memory.ts';
 
 const WINDOW_S = 60;
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, type ValidationProblem } from '../../http/errors.ts';
+import { ApiError, type ValidationProblem } from '../../errors.ts';
 import type { CheckResult } from '../../oauth/check.ts';
 import { callerOf } from '../../http/auth.ts';
 import type { UserStateStatus } from '../../services/external-oauth-tokens.ts';

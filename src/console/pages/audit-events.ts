@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ValidationProblem } from '../../http/errors.ts';
+import type { ValidationProblem } from '../../errors.ts';
 import { AUDIT_ACTIONS, decodeCursor, type AuditEvent } from '../../services/audit.ts';
 import { html, type Html } from '../html.ts';
 import { formatTime, layout, pageContext, sendPage, table } from '../layout.ts';

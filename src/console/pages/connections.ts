@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../http/auth.ts';
-import { ApiError } from '../../http/errors.ts';
+import { ApiError } from '../../errors.ts';
 import { presetFor } from '../../oauth/presets.ts';
 import { ProviderSettingsError } from '../../oauth/provider.ts';
 import { ProviderError } from '../../oauth/provider-errors.ts';

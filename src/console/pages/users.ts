@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../http/auth.ts';
-import { ApiError } from '../../http/errors.ts';
+import { ApiError } from '../../errors.ts';
 import { CredentialsApi3Body, UserBody } from '../../schemas/users.ts';
 import type { Role, User } from '../../store/users-repository.ts';
 import type { CredentialsApi3 } from '../../store/credentials-repository.ts';

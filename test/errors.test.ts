@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, ERROR_DOCS, ERROR_STATUS, badRequest, conflict, errorBody, invalid, notFound, unauthorized } from '../../src/http/errors.ts';
+import { ApiError, ERROR_DOCS, ERROR_STATUS, badRequest, conflict, errorBody, invalid, notFound, unauthorized } from '../src/errors.ts';
 
 const BASE = 'https://eoa.example.test';
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Counters, Hit } from './counters.ts';
-import { memoryCounters } from './memory-counters.ts';
+import type { Counters, Hit } from './index.ts';
+import { memoryCounters } from './memory.ts';
 
 /** INCR and the window's expiry in one atomic step; a key left without a TTL gets one. */
 const HIT = `

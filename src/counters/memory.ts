@@ -1,4 +1,4 @@
-import type { Counters, Hit } from './counters.ts';
+import type { Counters, Hit } from './index.ts';
 
 export interface MemoryCountersOptions {
   /** Bound on live keys; past it the oldest window is dropped (forgetting a count, never growing without end). */
