@@ -65,17 +65,16 @@ export class ApiError extends Error {
 }
 
 export const notFound = () => new ApiError('not_found');
-export const unauthorized = () => new ApiError('unauthorized');
 export const conflict = (message: string) => new ApiError('conflict', message);
 export const badRequest = (message: string) => new ApiError('bad_request', message);
 export const invalid = (problems: ValidationProblem[]) => new ApiError('validation_failed', undefined, problems);
 
-export interface LookerError {
+interface LookerError {
   message: string;
   documentation_url: string;
 }
 
-export interface LookerValidationError extends LookerError {
+interface LookerValidationError extends LookerError {
   errors: Array<ValidationProblem & { documentation_url: string }>;
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, ERROR_DOCS, ERROR_STATUS, badRequest, conflict, errorBody, invalid, notFound, unauthorized } from '../src/errors.ts';
+import { ApiError, ERROR_DOCS, ERROR_STATUS, badRequest, conflict, errorBody, invalid, notFound } from '../src/errors.ts';
 
 const BASE = 'https://eoa.example.test';
 
@@ -10,7 +10,7 @@ test('each error code has one status and a documented page section', () => {
 });
 
 test("Looker's fixed messages for 401 and 404", () => {
-  assert.deepEqual(errorBody(unauthorized(), BASE), { message: 'Requires authentication.', documentation_url: `${BASE}/docs/errors#401` });
+  assert.deepEqual(errorBody(new ApiError('unauthorized'), BASE), { message: 'Requires authentication.', documentation_url: `${BASE}/docs/errors#401` });
   assert.deepEqual(errorBody(notFound(), BASE), { message: 'Not found', documentation_url: `${BASE}/docs/errors#404` });
 });
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import formbody from '@fastify/formbody';
-import { AccessToken, LoginCredentials, UserIdParams } from '../schemas/auth.ts';
+import { LoginCredentials, UserIdParams } from '../schemas/auth.ts';
 import { NoContent, errorResponses } from '../schemas/common.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { callerOf } from '../http/auth.ts';

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { ConnectFailureReason } from '../services/oauth-connect.ts';
+import { escapeHtml } from '../console/html.ts';
 
 /**
  * The pages a user's browser lands on at the end of connecting. They say what happened and what to do,
@@ -16,7 +17,7 @@ interface Outcome {
 const START_AGAIN = 'Go back to where you started and connect again.';
 const ASK_ADMIN = 'Ask your administrator to check the application’s settings at the provider and in this service.';
 
-export const FAILURES: Record<ConnectFailureReason, Outcome> = {
+const FAILURES: Record<ConnectFailureReason, Outcome> = {
   missing_state: { status: 400, title: 'Not a sign-in answer', what: 'This page was opened without the information a provider sends back after you sign in.', next: START_AGAIN },
   unknown_state: { status: 400, title: 'Sign-in link already used', what: 'This sign-in answer was already used, or it belongs to a connection that was not started here.', next: START_AGAIN },
   expired_state: { status: 400, title: 'Sign-in took too long', what: 'More than ten minutes passed between starting to connect and the provider’s answer.', next: START_AGAIN },
@@ -37,10 +38,6 @@ export const FAILURES: Record<ConnectFailureReason, Outcome> = {
   not_configured: { status: 502, title: 'Application not configured', what: 'The application no longer says where its provider is.', next: ASK_ADMIN },
   gone: { status: 404, title: 'Connection no longer possible', what: 'The application or your user was deleted while you were signing in.', next: 'Ask your administrator.' },
 };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function page(title: string, paragraphs: string[]): string {
   return `<!doctype html>

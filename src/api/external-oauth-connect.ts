@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorResponses } from '../schemas/common.ts';
-import { AuthorizeRequest, OAuthAuthorization, OAuthCallbackQuery } from '../schemas/external-oauth-connect.ts';
+import { AuthorizeRequest, OAuthCallbackQuery } from '../schemas/external-oauth-connect.ts';
 import { ExternalOauthApplicationParams } from '../schemas/external-oauth-applications.ts';
 import { callerOf } from '../http/auth.ts';
 import { REDIRECT_PATH } from '../oauth/connect.ts';

@@ -8,7 +8,7 @@ import { ADMIN_ROLE_ID } from '../store/users-repository.ts';
 
 /** Turns records into Looker's response shapes: `can` from the caller's role, `url` from the public base. */
 
-export function apiBase(request: FastifyRequest): string {
+function apiBase(request: FastifyRequest): string {
   return `${publicBase(request, request.server.config.publicUrl)}/api/4.0`;
 }
 

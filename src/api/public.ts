@@ -21,7 +21,7 @@ const ApiVersion = Type.Object({
   web_server_url: Type.String(),
 });
 
-export const API_FULL_VERSION = '4.0.26.12';
+const API_FULL_VERSION = '4.0.26.12';
 const RELEASE_VERSION = '26.12.0';
 
 /** What anyone may read without a token: versions, the OpenAPI document, error docs, health. */

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
+import { originOf } from '../config.ts';
 import { publicBase } from '../http/public-url.ts';
 import { cookieHeader, isHttps, readCookie, sessionToken } from '../http/session-cookie.ts';
 
@@ -63,16 +64,8 @@ export function checkOrigin(request: FastifyRequest): void {
   const site = request.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin') throw new CsrfError('origin');
   const origin = request.headers.origin;
+  // `Origin: null`, or anything that is not an http(s) origin, matches nothing.
   if (origin !== undefined && originOf(origin) !== publicOrigin(request)) throw new CsrfError('origin');
-}
-
-/** An Origin header in the form URL gives it (`null`, or anything unparsable, matches nothing). */
-function originOf(value: string): string | null {
-  try {
-    return new URL(value).origin;
-  } catch {
-    return null;
-  }
 }
 
 function publicOrigin(request: FastifyRequest): string {

@@ -98,7 +98,7 @@ function describedBy(name: string, errors: FieldErrors, hint: string | undefined
   return ids.length > 0 ? ids.join(' ') : null;
 }
 
-export interface TextField {
+interface TextField {
   name: string;
   label: string;
   value?: string | null;

@@ -32,7 +32,7 @@ export default async function consolePlugin(app: FastifyInstance) {
   // onSend, not onRequest: error pages (a 401 thrown by the auth hook before any console hook) get them too.
   // Referrer-Policy same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on form
   // posts, and the origin check needs the real one.
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', async (_request, reply) => {
     reply
       .header('content-security-policy', contentSecurityPolicy(reply))
       .header('x-content-type-options', 'nosniff')

@@ -24,7 +24,7 @@ export async function pageContext(request: FastifyRequest): Promise<PageContext>
   return { caller, userLabel, csrf: sessionCsrfToken(request) ?? '', path: request.url.split('?')[0] };
 }
 
-export interface Page {
+interface Page {
   title: string;
   body: Renderable;
   /** A one-line confirmation of what the last action did, announced politely. */

@@ -2,7 +2,7 @@
  * The console's navigation, in order. A page module adds its entry here; `admin` entries are shown to
  * admins only (the routes themselves are what enforce it, with `config.access`).
  */
-export interface NavItem {
+interface NavItem {
   href: string;
   label: string;
   admin: boolean;

@@ -25,7 +25,7 @@ export interface Counters {
   usingFallback?(): boolean;
 }
 
-export interface CountersOptions {
+interface CountersOptions {
   redisUrl: string | null;
   redisKeyPrefix: string;
   log: FastifyBaseLogger;

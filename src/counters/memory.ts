@@ -1,6 +1,6 @@
 import type { Counters, Hit } from './index.ts';
 
-export interface MemoryCountersOptions {
+interface MemoryCountersOptions {
   /** Bound on live keys; past it the oldest window is dropped (forgetting a count, never growing without end). */
   maxKeys?: number;
   /** Injectable clock (milliseconds) for tests; Date.now otherwise. */

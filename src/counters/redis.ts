@@ -27,7 +27,7 @@ interface Scripts {
 /** After a failed command, requests skip Redis this long, so a hanging Redis costs one timeout per second, not one per request. */
 const BACKOFF_MS = 1000;
 
-export interface RedisCountersOptions {
+interface RedisCountersOptions {
   url: string;
   keyPrefix: string;
   log: FastifyBaseLogger;

@@ -17,7 +17,7 @@ export class SecretBoxError extends Error {
   }
 }
 
-export interface MasterKey {
+interface MasterKey {
   id: string;
   key: Buffer;
 }

@@ -7,9 +7,9 @@
  * HTTP method from a closed list, a status code, and the closed unions below. Ids, client_ids, paths and
  * anything else a request carries never become a label (they would also make the series count unbounded).
  */
-export type LoginOutcome = 'success' | 'failure';
-export type WriteOutcome = 'committed' | 'failed';
-export type TokenCacheResult = 'hit' | 'miss';
+type LoginOutcome = 'success' | 'failure';
+type WriteOutcome = 'committed' | 'failed';
+type TokenCacheResult = 'hit' | 'miss';
 /** The broker's provider kinds (presets by dialect), `generic` for any other authorization server. */
 export type ProviderKind = 'snowflake' | 'databricks' | 'bigquery' | 'generic';
 export type RefreshOutcome = 'success' | 'invalid_grant' | 'provider_error' | 'network_error';

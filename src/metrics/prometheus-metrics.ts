@@ -5,7 +5,7 @@ import type { Metrics, PoolUsage } from './metrics.ts';
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** Requests that matched no route (404s, scanners) share one series instead of one per path tried. */
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;

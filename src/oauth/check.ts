@@ -10,7 +10,7 @@ import { ProviderError } from './provider-errors.ts';
  * `invalid_grant` means the client got past authentication, `invalid_client` means it did not. Nothing is
  * granted or spent either way.
  */
-export type ClientAuthentication = 'ok' | 'rejected' | 'unreachable' | 'inconclusive';
+type ClientAuthentication = 'ok' | 'rejected' | 'unreachable' | 'inconclusive';
 
 export interface CheckResult {
   client_authentication: ClientAuthentication;
@@ -18,7 +18,7 @@ export interface CheckResult {
 }
 
 /** A refresh token no provider issued: random, and marked as ours if a provider ever logs it. */
-export function impossibleRefreshToken(): string {
+function impossibleRefreshToken(): string {
   return `eoa-credential-check-${randomBytes(18).toString('base64url')}`;
 }
 

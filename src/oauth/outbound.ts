@@ -68,7 +68,7 @@ export function requestOptions(provider: ResolvedProvider, options: OutboundOpti
 }
 
 /** The client as an oauth4webapi token endpoint call needs it. */
-export interface ClientCredentials {
+interface ClientCredentials {
   clientId: string;
   clientSecret: string;
 }
@@ -102,7 +102,7 @@ function clientAuth(provider: ResolvedProvider, client: ClientCredentials): oaut
 }
 
 /** One request to the token endpoint, made by `send` with the pieces oauth4webapi wants. */
-export type TokenEndpointSend = (
+type TokenEndpointSend = (
   as: oauth.AuthorizationServer,
   client: oauth.Client,
   auth: oauth.ClientAuth,
@@ -114,7 +114,7 @@ export type TokenEndpointSend = (
  * (RFC 6749 and Snowflake error bodies alike). The code exchange, refresh and the credential check are
  * each one `send`; a caller that holds two secrets (rotation) calls this once per secret.
  */
-export async function tokenEndpointCall(
+async function tokenEndpointCall(
   provider: ResolvedProvider,
   client: ClientCredentials,
   send: TokenEndpointSend,

@@ -24,7 +24,7 @@ export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_pos
 
 export const TOKEN_ENDPOINT_AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post'];
 
-export interface Preset {
+interface Preset {
   /** Paths joined to the application's `provider_url`, or absolute URLs when the provider has one host. */
   authorizationEndpoint: string;
   tokenEndpoint: string;
@@ -39,7 +39,7 @@ export interface Preset {
   needsProviderUrl: boolean;
 }
 
-export const PRESETS: Readonly<Record<string, Preset>> = {
+const PRESETS: Readonly<Record<string, Preset>> = {
   snowflake: {
     authorizationEndpoint: '/oauth/authorize',
     tokenEndpoint: '/oauth/token-request',

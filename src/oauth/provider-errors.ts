@@ -43,7 +43,7 @@ const GRANT_ERRORS: Record<string, ProviderErrorCode> = {
 };
 
 /** An OAuth `error` value (token endpoint or authorization response) as one of ours. */
-export function providerErrorCode(error: string): ProviderErrorCode {
+function providerErrorCode(error: string): ProviderErrorCode {
   return Object.hasOwn(GRANT_ERRORS, error) ? GRANT_ERRORS[error] : 'rejected';
 }
 

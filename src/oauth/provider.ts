@@ -16,7 +16,7 @@ export interface ProviderSettings {
   token_endpoint_auth_method: string | null;
 }
 
-export const PROVIDER_URL_FIELDS = ['provider_url', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'issuer'] as const;
+const PROVIDER_URL_FIELDS = ['provider_url', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'issuer'] as const;
 
 /** Where and how to talk to an application's external system, every gap filled. */
 export interface ResolvedProvider {
@@ -91,7 +91,7 @@ interface CachedMetadata {
   expiresAt: number;
 }
 
-export interface ProviderResolverOptions extends OutboundOptions {
+interface ProviderResolverOptions extends OutboundOptions {
   allowInsecure: boolean;
   /** How long discovered metadata is reused (default 15 minutes). */
   discoveryTtlMs?: number;

@@ -67,7 +67,7 @@ const PROVIDER_FAILURES = new Set<string>(['unreachable', 'timeout', 'server_err
 
 export type TokenColumn = 'access_token' | 'refresh_token';
 
-export interface RefresherOptions {
+interface RefresherOptions {
   states: TokenStateRepository;
   writes: WriteBatcher;
   seal(value: string, key: TokenStateKey, column: TokenColumn): string;
@@ -85,7 +85,7 @@ export interface RefresherOptions {
 }
 
 /** The call to the provider's token endpoint (secret fallback included), for one refresh token. */
-export type RefreshCall = (refreshToken: string) => Promise<TokenSet>;
+type RefreshCall = (refreshToken: string) => Promise<TokenSet>;
 
 const DEFAULT_LIFETIME_S = 300;
 const FIRST_POLL_MS = 20;
@@ -234,5 +234,3 @@ export function tokenRefresher(options: RefresherOptions) {
     },
   };
 }
-
-export type TokenRefresher = ReturnType<typeof tokenRefresher>;

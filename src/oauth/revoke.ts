@@ -11,7 +11,7 @@ import { ProviderError, tokenEndpointError, type ProviderErrorCode } from './pro
  */
 export type RevocationOutcome = 'revoked' | 'not_supported' | ProviderErrorCode;
 
-export interface RevocationRequest {
+interface RevocationRequest {
   token: string;
   hint: 'refresh_token' | 'access_token';
 }

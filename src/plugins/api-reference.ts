@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import swaggerUi from '@fastify/swagger-ui';
 
-export const API_REFERENCE_PREFIX = '/api/4.0/docs';
+const API_REFERENCE_PREFIX = '/api/4.0/docs';
 
 /**
  * The browsable API reference (Swagger UI, like Looker's API Explorer) at /api/4.0/docs, served from the

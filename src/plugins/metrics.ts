@@ -99,7 +99,7 @@ function plain(response: http.ServerResponse, status: number, body: string, head
  * `Authorization: Bearer <token>` compared in constant time: both sides are hashed first, so neither
  * the comparison nor a length check says how much of a guess was right. No token configured: all pass.
  */
-export function bearerCheck(token: string | null): (header: string | undefined) => boolean {
+function bearerCheck(token: string | null): (header: string | undefined) => boolean {
   if (token === null) return () => true;
   const expected = createHash('sha256').update(token).digest();
   return (header) => {

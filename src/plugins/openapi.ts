@@ -119,7 +119,7 @@ function documentRoute({ schema, url, route }: { schema: FastifySchema; url: str
 type Operation = { operationId?: string; security?: unknown[]; responses?: Record<string, { description?: string; headers?: Record<string, unknown> }> };
 
 /** Success descriptions, and the headers every response carries. */
-export function completeDocument(document: Record<string, unknown>): Record<string, unknown> {
+function completeDocument(document: Record<string, unknown>): Record<string, unknown> {
   const components = (document.components ??= {}) as Record<string, unknown>;
   components.headers = HEADERS;
   const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });

@@ -36,7 +36,7 @@ export const AuditEvent = Type.Object(
   { $id: 'AuditEvent' },
 );
 
-export const AuditEventPage = Type.Object(
+const AuditEventPage = Type.Object(
   {
     events: Type.Array(Type.Ref('AuditEvent'), { description: 'Newest first' }),
     next_cursor: Nullable(Type.String({ description: 'Pass as `cursor` (with the same filters) for the next, older page; null on the last page' })),

@@ -5,8 +5,6 @@ import { ID_PATTERN } from '../store/values.ts';
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export const IdString = Type.String({ description: 'Unique Id' });
-
 /**
  * A numeric id in a path (`user_id`, `credentials_api3_id`…): only its canonical decimal spelling passes
  * (store/values.ts), and the error handler answers any other spelling 404, as it names nothing. Give every
@@ -28,7 +26,7 @@ export const ErrorBody = Type.Object(
   { $id: 'Error' },
 );
 
-export const ValidationErrorDetail = Type.Object({
+const ValidationErrorDetail = Type.Object({
   field: Type.String({ description: 'Field with error' }),
   code: Type.String({ description: 'Error code' }),
   message: Type.String({ description: 'Error info message' }),

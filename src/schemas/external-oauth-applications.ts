@@ -120,7 +120,7 @@ export const CreateOAuthApplicationUserStateRequest = Type.Object({
 });
 export type CreateOAuthApplicationUserStateRequest = Static<typeof CreateOAuthApplicationUserStateRequest>;
 
-export const CreateOAuthApplicationUserStateResponse = Type.Object(
+const CreateOAuthApplicationUserStateResponse = Type.Object(
   {
     user_id: Type.String({ description: 'User Id' }),
     oauth_application_id: Type.String({ description: 'OAuth Application ID' }),

@@ -10,7 +10,7 @@ export const AccessTokenRequest = Type.Object({
 });
 export type AccessTokenRequest = Static<typeof AccessTokenRequest>;
 
-export const ExternalOauthAccessToken = Type.Object(
+const ExternalOauthAccessToken = Type.Object(
   {
     access_token: Type.String({ description: "The user's access token at the external system. Send it there as `Authorization: Bearer …`; never store it." }),
     token_type: Type.String({ description: 'As the provider said; normally Bearer.' }),
@@ -20,7 +20,7 @@ export const ExternalOauthAccessToken = Type.Object(
   { $id: 'ExternalOauthAccessToken' },
 );
 
-export const ExternalOauthUserStateStatus = Type.Object(
+const ExternalOauthUserStateStatus = Type.Object(
   {
     user_id: Type.String({ description: 'User Id' }),
     oauth_application_id: Type.String({ description: 'OAuth Application ID (the application `id`)' }),
@@ -43,7 +43,7 @@ export const ExternalOauthUserStateStatus = Type.Object(
   { $id: 'ExternalOauthUserStateStatus' },
 );
 
-export const CredentialCheck = Type.Object(
+const CredentialCheck = Type.Object(
   {
     client_authentication: Type.Union([Type.Literal('ok'), Type.Literal('rejected'), Type.Literal('unreachable'), Type.Literal('inconclusive')], {
       description: "ok: the provider accepts the client id and secret. rejected: it refuses them. unreachable: it could not be asked. inconclusive: its answer says neither.",

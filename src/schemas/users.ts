@@ -71,7 +71,7 @@ export const UserBody = Type.Object({
 });
 export type UserBody = Static<typeof UserBody>;
 
-export const PermissionSet = Type.Object({
+const PermissionSet = Type.Object({
   can: Can,
   all_access: Type.Boolean(),
   built_in: Type.Boolean(),
@@ -81,7 +81,7 @@ export const PermissionSet = Type.Object({
   url: Nullable(Type.String({ format: 'uri-reference' })),
 });
 
-export const ModelSet = Type.Object({
+const ModelSet = Type.Object({
   can: Can,
   all_access: Type.Boolean(),
   built_in: Type.Boolean(),

@@ -17,7 +17,7 @@ export function previousClientSecretAad(clientId: string): string {
 }
 
 /** The stored form of an application's secrets, as the repository reads them. */
-export interface SealedClientSecrets {
+interface SealedClientSecrets {
   client_id: string;
   client_secret_sealed: string;
   previous_client_secret_sealed: string | null;
@@ -31,7 +31,7 @@ export interface ClientSecrets {
 }
 
 /** True while the previous secret is still to be tried. */
-export function previousSecretLive(app: Pick<SealedClientSecrets, 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'>, now = Date.now()): boolean {
+function previousSecretLive(app: Pick<SealedClientSecrets, 'previous_client_secret_sealed' | 'previous_client_secret_expires_at'>, now = Date.now()): boolean {
   return (
     app.previous_client_secret_sealed !== null &&
     app.previous_client_secret_expires_at !== null &&

@@ -18,11 +18,11 @@ import { DEFAULT_MAX_RESPONSE_BYTES } from '../oauth/outbound.ts';
 /** Failed logins per client_id per window recorded one by one before they are only counted. */
 const FAILED_LOGIN_EVENTS = 5;
 
-export interface ServiceLog {
+interface ServiceLog {
   info(fields: object, message: string): void;
 }
 
-export interface ServiceDeps {
+interface ServiceDeps {
   config: Config;
   store: Store;
   repos: Repositories;

@@ -6,7 +6,8 @@ import { ApiError, invalid, notFound } from '../errors.ts';
 import { isForeignKeyViolation } from '../store/unique-violation.ts';
 import type { Caller } from './sessions.ts';
 import { openClientSecrets, withSecretFallback } from './client-secret-rotation.ts';
-import { userStateTarget, userStateTokenAad, type TokenColumn } from './user-states.ts';
+import { userStateTarget, userStateTokenAad } from './user-states.ts';
+import type { TokenColumn } from '../oauth/refresh.ts';
 import type { AuditService } from './audit.ts';
 import {
   PENDING_TTL_MS,
@@ -210,5 +211,3 @@ export function oauthConnectService(deps: {
     },
   };
 }
-
-export type OauthConnectService = ReturnType<typeof oauthConnectService>;

@@ -6,15 +6,14 @@ import type { CreateOAuthApplicationUserStateRequest } from '../schemas/external
 import type { Caller } from './sessions.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditService } from './audit.ts';
-
-export type TokenColumn = 'access_token' | 'refresh_token';
+import type { TokenColumn } from '../oauth/refresh.ts';
 
 /** The row-bound additional data of a user's token: it opens only in its own (user, application) row. */
 export function userStateTokenAad(userId: string, applicationId: string, column: TokenColumn): string {
   return secretAad('oauth_application_user_states', `${userId}:${applicationId}`, column);
 }
 
-export interface UserTokens {
+interface UserTokens {
   access_token: string;
   access_token_expires_at: string;
   refresh_token: string | null;
@@ -110,5 +109,3 @@ export function userStatesService(repos: Repositories, secretBox: SecretBox, wri
     },
   };
 }
-
-export type UserStatesService = ReturnType<typeof userStatesService>;

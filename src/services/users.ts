@@ -12,7 +12,7 @@ import type { TokenCache } from './token-cache.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditService } from './audit.ts';
 
-export interface BootstrapResult {
+interface BootstrapResult {
   userId: string;
   clientId: string;
   /** Present only when the service generated the secret: it is printed once and never again. */
@@ -217,5 +217,3 @@ function writableFields(body: UserFields): UserFields {
   const keys = ['first_name', 'last_name', 'email', 'locale', 'is_disabled'] as const;
   return Object.fromEntries(keys.filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
 }
-
-export type UsersService = ReturnType<typeof usersService>;

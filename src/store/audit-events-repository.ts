@@ -3,7 +3,7 @@ import type { AuditEventRow, Database, Db } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { idString, isId, toIso } from './values.ts';
 
-export interface AuditEventFields {
+interface AuditEventFields {
   occurred_at: string;
   actor_user_id: string | null;
   principal_user_id: string | null;
@@ -125,5 +125,3 @@ export function auditEventsRepository(db: Kysely<Database>) {
     },
   };
 }
-
-export type AuditEventsRepository = ReturnType<typeof auditEventsRepository>;

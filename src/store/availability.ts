@@ -7,7 +7,7 @@ import { isConnectionLost } from './postgres-driver.ts';
  * request that met it gets a 503 with Retry-After (the client may try again later),
  * not a 500, and /readyz says not ready until writes work again.
  */
-export type Unavailability = 'out_of_space' | 'unreachable';
+type Unavailability = 'out_of_space' | 'unreachable';
 
 /** Seconds a client is asked to wait before retrying a request the store could not serve. */
 export const STORE_RETRY_AFTER_S = 5;

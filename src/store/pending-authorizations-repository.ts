@@ -3,7 +3,7 @@ import type { Database, Db } from './schema.ts';
 import { idString, nowIso, toIso } from './values.ts';
 
 /** An authorization a user started and the provider has not yet answered; the state only as its hash. */
-export interface PendingAuthorization {
+interface PendingAuthorization {
   state_hash: string;
   user_id: string;
   oauth_application_id: string;
@@ -60,5 +60,3 @@ export function pendingAuthorizationsRepository(db: Kysely<Database>) {
     },
   };
 }
-
-export type PendingAuthorizationsRepository = ReturnType<typeof pendingAuthorizationsRepository>;

@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import type { ColumnType, Generated, Kysely, Selectable, Transaction } from 'kysely';
 
 /**
  * Column types as both engines hand them back. SQLite stores booleans as 0/1 and times as ISO-8601 text;
@@ -12,7 +12,7 @@ type NullableBool = ColumnType<boolean | number | null, boolean | number | null,
 type Time = ColumnType<string | Date, string, string>;
 type NullableTime = ColumnType<string | Date | null, string | null, string | null>;
 
-export interface UsersTable {
+interface UsersTable {
   id: Generated<Id>;
   first_name: string | null;
   last_name: string | null;
@@ -22,17 +22,17 @@ export interface UsersTable {
   created_at: Time;
 }
 
-export interface RolesTable {
+interface RolesTable {
   id: Id;
   name: string;
 }
 
-export interface UserRolesTable {
+interface UserRolesTable {
   user_id: RefId;
   role_id: RefId;
 }
 
-export interface CredentialsApi3Table {
+interface CredentialsApi3Table {
   id: Generated<Id>;
   user_id: RefId;
   client_id: string;
@@ -42,7 +42,7 @@ export interface CredentialsApi3Table {
   created_at: Time;
 }
 
-export interface SessionsTable {
+interface SessionsTable {
   /** SHA-256 of the access token; the token itself is never stored. */
   token_hash: string;
   /** The user the token acts as. */
@@ -55,7 +55,7 @@ export interface SessionsTable {
   created_at: Time;
 }
 
-export interface ExternalOauthApplicationsTable {
+interface ExternalOauthApplicationsTable {
   id: Generated<Id>;
   name: string;
   client_id: string;
@@ -77,7 +77,7 @@ export interface ExternalOauthApplicationsTable {
   previous_client_secret_expires_at: ColumnType<string | Date | null, string | null | undefined, string | null>;
 }
 
-export interface OauthApplicationUserStatesTable {
+interface OauthApplicationUserStatesTable {
   user_id: RefId;
   oauth_application_id: RefId;
   access_token_sealed: string;
@@ -101,7 +101,7 @@ export interface OauthApplicationUserStatesTable {
 }
 
 /** An authorization a user started (`…/authorize`) and the provider has not yet sent back. */
-export interface OauthPendingAuthorizationsTable {
+interface OauthPendingAuthorizationsTable {
   /** SHA-256 (base64url) of the `state`; the state itself is never stored. */
   state_hash: string;
   user_id: RefId;
@@ -115,7 +115,7 @@ export interface OauthPendingAuthorizationsTable {
   expires_at: Time;
 }
 
-export interface AuditEventsTable {
+interface AuditEventsTable {
   id: Generated<Id>;
   occurred_at: Time;
   /** The user the request acted as (null: the service itself, e.g. at bootstrap). */
@@ -147,8 +147,6 @@ export interface Database {
 export type UserRow = Selectable<UsersTable>;
 export type CredentialsApi3Row = Selectable<CredentialsApi3Table>;
 export type ExternalOauthApplicationRow = Selectable<ExternalOauthApplicationsTable>;
-export type NewExternalOauthApplication = Insertable<ExternalOauthApplicationsTable>;
-export type OauthApplicationUserStateRow = Selectable<OauthApplicationUserStatesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 
 /** The database or a transaction on it: what every repository function runs against. */

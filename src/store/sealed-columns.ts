@@ -14,7 +14,7 @@ export const SEALED_COLUMNS = [
   { table: 'oauth_application_user_states', column: 'refresh_token_sealed' },
 ] as const;
 
-export interface KeyIdInUse {
+interface KeyIdInUse {
   /** `table.column` */
   column: string;
   keyId: string;

@@ -131,17 +131,6 @@ export function usersRepository(db: Kysely<Database>) {
       const rows = await tx.selectFrom('roles').selectAll().orderBy('id').execute();
       return rows.map((r) => ({ id: idString(r.id), name: r.name }));
     },
-
-    async countAdmins(tx: Db = db): Promise<number> {
-      const row = await tx
-        .selectFrom('user_roles')
-        .innerJoin('users', 'users.id', 'user_roles.user_id')
-        .select((eb) => eb.fn.countAll<string | number>().as('n'))
-        .where('user_roles.role_id', '=', ADMIN_ROLE_ID)
-        .where('users.is_disabled', '=', fromBool(false))
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
-    },
   };
 }
 

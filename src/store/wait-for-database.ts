@@ -14,9 +14,9 @@ export class DatabaseUnavailableError extends Error {
 const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P03', '53300']);
 const TRANSIENT_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i;
 
-export const RETRY_DELAY_MS = 2000;
+const RETRY_DELAY_MS = 2000;
 
-export interface WaitOptions {
+interface WaitOptions {
   /** Give up after this long (EOA_DB_WAIT_S); 0 tries once. */
   waitS: number;
   /** Told about each failed attempt, with a one-line message. */

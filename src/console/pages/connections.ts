@@ -17,17 +17,14 @@ import { allowFormRedirects } from '../csp.ts';
  * broker's user-state status: presence, expiry, needs_reauth and its reason; never a token), and the buttons
  * to connect, reconnect and disconnect. Connecting is the broker's own flow (services/oauth-connect.ts): a
  * POST here starts it with return_to = this page and sends the browser on to the provider.
- *
- * A `ConnectionDescriber` turns (application, status) into what a row shows; `connectionsPages` takes one,
- * so another status vocabulary is one function.
  */
-export interface ConnectionView {
+
+/** What a row shows of one application's connection. */
+interface ConnectionView {
   status: string;
   detail: string | null;
   actions: Html | null;
 }
-
-export type ConnectionDescriber = (ctx: PageContext, application: ExternalOauthApplicationView, state: UserStateStatus | null, now: Date) => ConnectionView;
 
 const SOON_MS = 10 * 60 * 1000;
 
@@ -37,7 +34,7 @@ const connectionPath = (clientId: string) => `${PAGE}/${segment(clientId)}`;
 const NOTICES = { connected: 'Connected.', disconnected: 'Disconnected: the service no longer holds your tokens for it.' };
 
 /** Whether users can connect to the application here: a preset, an issuer, or both endpoints. */
-export function hasProvider(a: ExternalOauthApplicationView): boolean {
+function hasProvider(a: ExternalOauthApplicationView): boolean {
   return presetFor(a.dialect_name) !== null || a.issuer !== null || (a.authorization_endpoint !== null && a.token_endpoint !== null);
 }
 
@@ -55,7 +52,7 @@ ${csrfField(ctx.csrf)}
 </form>`;
 }
 
-export const describeBrokerConnection: ConnectionDescriber = (ctx, a, state, now) => {
+function describeConnection(ctx: PageContext, a: ExternalOauthApplicationView, state: UserStateStatus | null, now: Date): ConnectionView {
   const connectable = hasProvider(a);
   if (!state) {
     return {
@@ -76,72 +73,70 @@ export const describeBrokerConnection: ConnectionDescriber = (ctx, a, state, now
   const end = state.has_refresh_token ? state.refresh_token_expires_at : state.access_token_expires_at;
   const soon = end !== null && Date.parse(end) - now.getTime() < SOON_MS;
   return { status: soon ? 'Expires soon' : 'Connected', detail: `${until} ${refreshes}`, actions: html`${soon ? reconnect : null}${disconnect}` };
-};
+}
 
-export function connectionsPages(describe: ConnectionDescriber) {
-  return async function connections(app: FastifyInstance) {
-    const tokens = app.services.externalOauthTokens;
+export default async function connectionsPages(app: FastifyInstance) {
+  const tokens = app.services.externalOauthTokens;
 
-    /**
-     * Where a Connect form's 303 leads: the origin of the application's authorization endpoint, from the same
-     * resolver the flow uses (discovery documents are cached, bounded by the provider timeout). An
-     * application whose provider cannot be resolved gets none: its Connect answers with the problem instead.
-     */
-    async function authorizationOrigin(application: ExternalOauthApplicationView): Promise<string | null> {
-      try {
-        return new URL((await app.services.providers.resolve(application)).authorizationEndpoint).origin;
-      } catch (error) {
-        if (error instanceof ProviderSettingsError || error instanceof ProviderError) return null;
-        throw error;
-      }
+  /**
+   * Where a Connect form's 303 leads: the origin of the application's authorization endpoint, from the same
+   * resolver the flow uses (discovery documents are cached, bounded by the provider timeout). An
+   * application whose provider cannot be resolved gets none: its Connect answers with the problem instead.
+   */
+  async function authorizationOrigin(application: ExternalOauthApplicationView): Promise<string | null> {
+    try {
+      return new URL((await app.services.providers.resolve(application)).authorizationEndpoint).origin;
+    } catch (error) {
+      if (error instanceof ProviderSettingsError || error instanceof ProviderError) return null;
+      throw error;
     }
+  }
 
-    async function page(request: FastifyRequest, reply: FastifyReply, problem: string | null = null) {
-      const caller = callerOf(request);
-      const [summaries, ctx] = await Promise.all([app.services.userStates.summariesForUser(caller.userId), pageContext(request)]);
-      const held = new Set(summaries.map((s) => s.oauth_application_id));
-      const now = new Date();
-      const rows: Html[] = [];
-      const connectOrigins: Array<Promise<string | null>> = [];
-      // Every application is listed (flat memory: streamed a page at a time), so a user sees what they can connect to.
-      for await (const application of await app.services.externalOauthApplications.stream()) {
-        // The status (with needs_reauth and its reason) only where a state exists: the others are not connected.
-        const state = held.has(application.id) ? await tokens.status(caller, application.client_id, caller.userId).catch(notFoundAsNull) : null;
-        const view = describe(ctx, application, state, now);
-        if (view.actions !== null && hasProvider(application)) connectOrigins.push(authorizationOrigin(application));
-        rows.push(html`<tr><td>${application.name}</td><td>${application.dialect_name ?? ''}</td>
+  async function page(request: FastifyRequest, reply: FastifyReply, problem: string | null = null) {
+    const caller = callerOf(request);
+    const [summaries, ctx] = await Promise.all([app.services.userStates.summariesForUser(caller.userId), pageContext(request)]);
+    const held = new Set(summaries.map((s) => s.oauth_application_id));
+    const now = new Date();
+    const rows: Html[] = [];
+    const connectOrigins: Array<Promise<string | null>> = [];
+    // Every application is listed (flat memory: streamed a page at a time), so a user sees what they can connect to.
+    for await (const application of await app.services.externalOauthApplications.stream()) {
+      // The status (with needs_reauth and its reason) only where a state exists: the others are not connected.
+      const state = held.has(application.id) ? await tokens.status(caller, application.client_id, caller.userId).catch(notFoundAsNull) : null;
+      const view = describeConnection(ctx, application, state, now);
+      if (view.actions !== null && hasProvider(application)) connectOrigins.push(authorizationOrigin(application));
+      rows.push(html`<tr><td>${application.name}</td><td>${application.dialect_name ?? ''}</td>
 <td><strong>${view.status}</strong>${view.detail ? html`<br><span class="detail">${view.detail}</span>` : null}</td>
 <td class="actions">${view.actions}</td></tr>`);
-      }
-      const head = html`<tr><th scope="col">Application</th><th scope="col">Dialect</th><th scope="col">Status</th><th scope="col">Actions</th></tr>`;
-      const body = html`${problem ? html`<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>Could not connect</h2><p>${problem}</p></div>` : null}
+    }
+    const head = html`<tr><th scope="col">Application</th><th scope="col">Dialect</th><th scope="col">Status</th><th scope="col">Actions</th></tr>`;
+    const body = html`${problem ? html`<div class="error-summary" role="alert" tabindex="-1" id="error-summary"><h2>Could not connect</h2><p>${problem}</p></div>` : null}
 <p>The external systems this service can reach for you, and whether it holds your tokens for each.</p>
 ${table('My connections', head, rows, 'No applications have been set up yet. An admin adds them.')}`;
-      allowFormRedirects(reply, (await Promise.all(connectOrigins)).filter((o) => o !== null));
-      return sendPage(reply, layout(ctx, { title: 'My connections', notice: notice(request.query, NOTICES), body }), problem ? 422 : 200);
+    allowFormRedirects(reply, (await Promise.all(connectOrigins)).filter((o) => o !== null));
+    return sendPage(reply, layout(ctx, { title: 'My connections', notice: notice(request.query, NOTICES), body }), problem ? 422 : 200);
+  }
+
+  app.get('/connections', consoleRoute('user'), async (request, reply) => page(request, reply));
+
+  /** Starts the broker's flow for the signed-in user and sends the browser to the provider (303). */
+  app.post('/connections/:client_id/connect', consoleRoute('member'), async (request, reply) => {
+    try {
+      const started = await app.services.oauthConnect.start(callerOf(request), clientIdOf(request), { return_to: `${PAGE}?done=connected` });
+      return redirect(reply, started.authorization_url);
+    } catch (error) {
+      // Set-up problems (no public URL, no account URL) are the admin's to fix: said in words, on this page.
+      if (error instanceof ApiError && error.code === 'validation_failed') return page(request, reply, error.problems.map((p) => p.message).join(' '));
+      throw error;
     }
+  });
 
-    app.get('/connections', consoleRoute('user'), async (request, reply) => page(request, reply));
-
-    /** Starts the broker's flow for the signed-in user and sends the browser to the provider (303). */
-    app.post('/connections/:client_id/connect', consoleRoute('member'), async (request, reply) => {
-      try {
-        const started = await app.services.oauthConnect.start(callerOf(request), clientIdOf(request), { return_to: `${PAGE}?done=connected` });
-        return redirect(reply, started.authorization_url);
-      } catch (error) {
-        // Set-up problems (no public URL, no account URL) are the admin's to fix: said in words, on this page.
-        if (error instanceof ApiError && error.code === 'validation_failed') return page(request, reply, error.problems.map((p) => p.message).join(' '));
-        throw error;
-      }
-    });
-
-    /** The user's own DELETE of their state: gone here, revoked at the provider when it can be. */
-    app.post('/connections/:client_id/disconnect', consoleRoute('member'), async (request, reply) => {
-      const caller = callerOf(request);
-      await tokens.disconnect(caller, clientIdOf(request), caller.userId);
-      return redirect(reply, `${PAGE}?done=disconnected`);
-    });
-  };
+  /** The user's own DELETE of their state: gone here, revoked at the provider when it can be. */
+  app.post('/connections/:client_id/disconnect', consoleRoute('member'), async (request, reply) => {
+    const caller = callerOf(request);
+    await tokens.disconnect(caller, clientIdOf(request), caller.userId);
+    return redirect(reply, `${PAGE}?done=disconnected`);
+  });
 }
 
 const clientIdOf = (request: FastifyRequest) => (request.params as { client_id: string }).client_id;
@@ -150,5 +145,3 @@ function notFoundAsNull(error: unknown): null {
   if (error instanceof ApiError && error.code === 'not_found') return null;
   throw error;
 }
-
-export default connectionsPages(describeBrokerConnection);

@@ -50,7 +50,7 @@ const NOTICES = {
 
 const userPath = (id: string) => `/console/users/${segment(id)}`;
 
-export function displayName(user: User): string {
+function displayName(user: User): string {
   return [user.first_name, user.last_name].filter(Boolean).join(' ') || user.email || `User ${user.id}`;
 }
 
