@@ -1,20 +1,12 @@
 import * as oauth from 'oauth4webapi';
 import type { ValidationProblem } from '../errors.ts';
+import type { ExternalOauthApplicationRecord, ProviderColumns } from '../store/external-oauth-applications-repository.ts';
 import { boundedFetch, type OutboundOptions } from './outbound.ts';
 import { ProviderError } from './provider-errors.ts';
 import { presetFor, TOKEN_ENDPOINT_AUTH_METHODS, type TokenEndpointAuthMethod } from './presets.ts';
 
-/** An application's provider settings, as stored (every one optional). */
-export interface ProviderSettings {
-  dialect_name: string | null;
-  provider_url: string | null;
-  authorization_endpoint: string | null;
-  token_endpoint: string | null;
-  revocation_endpoint: string | null;
-  issuer: string | null;
-  scopes: string | null;
-  token_endpoint_auth_method: string | null;
-}
+/** An application's provider settings, as stored (every one optional): its provider columns and its dialect, which picks a preset. */
+export type ProviderSettings = ProviderColumns & Pick<ExternalOauthApplicationRecord, 'dialect_name'>;
 
 const PROVIDER_URL_FIELDS = ['provider_url', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'issuer'] as const;
 

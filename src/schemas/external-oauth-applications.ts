@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { Can, DateTime, LimitQuery, Nullable, OffsetQuery } from './common.ts';
+import type { ProviderColumns } from '../store/external-oauth-applications-repository.ts';
 
 /**
  * Ours, beyond Looker: where the application's external system is, for the OAuth broker. All optional;
@@ -13,7 +14,7 @@ const PROVIDER_FIELDS = {
   issuer: "The provider's issuer identifier: endpoints not given come from its discovery document, and the authorization response's iss must name it (RFC 9207).",
   scopes: 'Scopes to request, separated by spaces (default: the preset of dialect_name).',
   token_endpoint_auth_method: 'How the client authenticates at the token endpoint: client_secret_basic (default) or client_secret_post.',
-} as const;
+} as const satisfies Record<keyof ProviderColumns, string>;
 
 type ProviderField = keyof typeof PROVIDER_FIELDS;
 const PROVIDER_FIELD_NAMES = Object.keys(PROVIDER_FIELDS) as ProviderField[];
@@ -84,15 +85,7 @@ export const CreateExternalOauthApplicationBody = Type.Object({
 export type CreateExternalOauthApplicationBody = Static<typeof CreateExternalOauthApplicationBody>;
 
 /** Every field optional: the main use is rotating `client_secret`. A `client_id` must equal the path's. */
-export const UpdateExternalOauthApplicationBody = Type.Object({
-  name: Type.Optional(writable.name),
-  client_id: Type.Optional(writable.client_id),
-  client_secret: Type.Optional(writable.client_secret),
-  tenant_id: Type.Optional(writable.tenant_id),
-  dialect_name: Type.Optional(writable.dialect_name),
-  bi_directional_data_access: Type.Optional(writable.bi_directional_data_access),
-  ...providerFieldsWrite(),
-});
+export const UpdateExternalOauthApplicationBody = Type.Partial(CreateExternalOauthApplicationBody);
 export type UpdateExternalOauthApplicationBody = Static<typeof UpdateExternalOauthApplicationBody>;
 
 export const ExternalOauthApplicationParams = Type.Object({

@@ -4,25 +4,9 @@ import { preparedQuery } from './prepared-query.ts';
 import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool, toNullableIso } from './values.ts';
 
 /** Where the application's external system is (the OAuth broker's settings); every one optional. */
-export interface ProviderColumns {
-  provider_url: string | null;
-  authorization_endpoint: string | null;
-  token_endpoint: string | null;
-  revocation_endpoint: string | null;
-  issuer: string | null;
-  scopes: string | null;
-  token_endpoint_auth_method: string | null;
-}
+export const PROVIDER_COLUMNS = ['provider_url', 'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'issuer', 'scopes', 'token_endpoint_auth_method'] as const;
 
-export const PROVIDER_COLUMNS: ReadonlyArray<keyof ProviderColumns> = [
-  'provider_url',
-  'authorization_endpoint',
-  'token_endpoint',
-  'revocation_endpoint',
-  'issuer',
-  'scopes',
-  'token_endpoint_auth_method',
-];
+export type ProviderColumns = Record<(typeof PROVIDER_COLUMNS)[number], string | null>;
 
 /** What an insert takes; provider settings left out are null. */
 export interface ExternalOauthApplicationFields extends Partial<ProviderColumns> {
