@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Caller } from '../services/sessions.ts';
+import type { User } from '../store/users-repository.ts';
 import { html, type Html, type Renderable } from './html.ts';
 import { NAV } from './navigation.ts';
 import { sessionCsrfToken } from './csrf.ts';
@@ -19,9 +20,14 @@ export async function pageContext(request: FastifyRequest): Promise<PageContext>
   let userLabel: string | null = null;
   if (caller) {
     const user = await request.server.services.users.get(caller.userId).catch(() => null);
-    userLabel = user ? [user.first_name, user.last_name].filter(Boolean).join(' ') || user.email || `User ${user.id}` : `User ${caller.userId}`;
+    userLabel = user ? displayName(user) : `User ${caller.userId}`;
   }
   return { caller, userLabel, csrf: sessionCsrfToken(request) ?? '', path: request.url.split('?')[0] };
+}
+
+/** How the console names a user: their name, else their email, else their id. */
+export function displayName(user: Pick<User, 'id' | 'first_name' | 'last_name' | 'email'>): string {
+  return [user.first_name, user.last_name].filter(Boolean).join(' ') || user.email || `User ${user.id}`;
 }
 
 interface Page {
@@ -83,6 +89,19 @@ export function redirect(reply: FastifyReply, location: string) {
 export function pageNumber(value: unknown): number {
   const n = typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : 1;
   return Math.max(1, n);
+}
+
+/** Rows on a numbered page of a list. */
+export const PAGE_SIZE = 25;
+
+/** What a numbered page asks the service for: one row more than it shows, to know whether another follows. */
+export function pageWindow(page: number): { limit: number; offset: number } {
+  return { limit: PAGE_SIZE + 1, offset: (page - 1) * PAGE_SIZE };
+}
+
+/** The rows a `pageWindow` query returned, as the page's items and whether a next page exists. */
+export function onePage<T>(rows: T[]): { items: T[]; hasNext: boolean } {
+  return { items: rows.slice(0, PAGE_SIZE), hasNext: rows.length > PAGE_SIZE };
 }
 
 export function pager(basePath: string, params: Record<string, string>, page: number, hasNext: boolean): Html | null {

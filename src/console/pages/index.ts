@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import connectionsPages from './connections.ts';
-import applicationsPages from './applications.ts';
-import usersPages from './users.ts';
+import applicationsPages from './applications/index.ts';
+import usersPages from './users/index.ts';
 import rolesPages from './roles.ts';
 import auditEventsPages from './audit-events.ts';
 
