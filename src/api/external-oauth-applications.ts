@@ -141,7 +141,7 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
         body: CreateOAuthApplicationUserStateRequest,
         response: { 200: Type.Ref('CreateOAuthApplicationUserStateResponse'), ...errorResponses(413, 422) },
       },
-      // A user with no role may log in and read itself, but stores nothing (issue 10, defect 11).
+      // 'member', not 'user': a user with no role may log in and read itself, but stores nothing.
       config: { access: 'member' },
       attachValidation: true,
       preHandler: rejectWith((request) => userStateRuleProblems(request.body)),

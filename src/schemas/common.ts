@@ -77,7 +77,7 @@ export const NoContent = Type.Null({ description: 'Successfully deleted.' });
 export const FieldsQuery = Type.Optional(Type.String({ description: 'Requested fields.' }));
 
 export const LimitQuery = Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000, description: 'Number of results to return.' }));
-// Bounded: past 2^53 the coerced number is no longer an integer SQLite can bind (a fuzzed 1e20 was a 500).
+// Bounded: past 2^53 a coerced number is no longer an integer SQLite can bind, so a larger offset is a 400.
 export const OffsetQuery = Type.Optional(
   Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Number of results to skip before returning any.' }),
 );
