@@ -5,24 +5,10 @@ import { Type } from 'typebox';
 import { errorResponses } from '../schemas/common.ts';
 import { AuditEvent, AuditEventQuery } from '../schemas/audit-events.ts';
 import { badRequest, type ValidationProblem } from '../errors.ts';
-import { decodeCursor, type AuditEvent as AuditEventView } from '../services/audit.ts';
+import { decodeCursor } from '../services/audit.ts';
+import { jsonArray } from './json-stream.ts';
 
 const DEFAULT_LIMIT = 100;
-
-/** `{"events":[…],"next_cursor":…}` written as it is read, in chunks of about 64 KB. */
-async function* pageJson(events: AsyncIterable<AuditEventView>, serialize: (event: AuditEventView) => string, nextCursor: () => string | null) {
-  let chunk = '{"events":[';
-  let first = true;
-  for await (const event of events) {
-    chunk += first ? serialize(event) : `,${serialize(event)}`;
-    first = false;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  yield `${chunk}],"next_cursor":${JSON.stringify(nextCursor())}}`;
-}
 
 /** Times are compared as stored (ISO-8601 UTC), so a bound with an offset is normalised first. */
 function timeBound(field: 'since' | 'until', value: string | undefined, problems: ValidationProblem[]): string | undefined {
@@ -65,7 +51,8 @@ export default async function auditEventsRoutes(fastify: FastifyInstance) {
       // A page may be large: streamed, each event through the same response schema.
       const serialize = reply.compileSerializationSchema(AuditEvent as unknown as Record<string, unknown>);
       reply.type('application/json; charset=utf-8');
-      return reply.send(Readable.from(pageJson(page.events, (event) => serialize({ ...event }), page.nextCursor)));
+      const close = () => `,"next_cursor":${JSON.stringify(page.nextCursor())}}`;
+      return reply.send(Readable.from(jsonArray(page.events, (event) => serialize({ ...event }), { open: '{"events":', close })));
     },
   );
 }

@@ -13,6 +13,7 @@ import {
 } from '../schemas/external-oauth-applications.ts';
 import { callerOf } from '../http/auth.ts';
 import { adminCan } from './present.ts';
+import { jsonArray } from './json-stream.ts';
 import { invalid, type ValidationProblem } from '../errors.ts';
 import { noContent } from '../http/no-content.ts';
 import { toValidationProblems, wrongBodyType } from '../http/validation.ts';
@@ -60,21 +61,6 @@ function rejectWith(rules: (request: FastifyRequest) => ValidationProblem[]) {
     const seen = new Set<string>();
     throw invalid(problems.filter((p) => !seen.has(`${p.field}|${p.code}`) && seen.add(`${p.field}|${p.code}`)));
   };
-}
-
-/** A JSON array written as it is read, in chunks of about 64 KB, so memory does not grow with the list. */
-async function* jsonArray<T>(items: AsyncIterable<T>, serialize: (item: T) => string): AsyncGenerator<string> {
-  let chunk = '[';
-  let first = true;
-  for await (const item of items) {
-    chunk += first ? serialize(item) : `,${serialize(item)}`;
-    first = false;
-    if (chunk.length >= 65_536) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  yield `${chunk}]`;
 }
 
 export default async function externalOauthApplicationsRoutes(fastify: FastifyInstance) {
