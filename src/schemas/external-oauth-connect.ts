@@ -8,7 +8,7 @@ export const AuthorizeRequest = Type.Object({
   ),
 });
 
-export const OAuthAuthorization = Type.Object(
+const OAuthAuthorization = Type.Object(
   {
     authorization_url: Type.String({ description: "The provider URL to open in the user's browser (holds the single-use state)." }),
     expires_at: DateTime,

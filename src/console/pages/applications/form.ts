@@ -43,7 +43,7 @@ const NEEDS_ACCOUNT_URL: Record<string, string> = { snowflake: 'Snowflake', data
 /** Dialects with a known OAuth set-up; any other lower-case dialect name is accepted too. */
 const DIALECTS = ['snowflake', 'databricks', 'bigquery_standard_sql'];
 
-export interface FormState {
+interface FormState {
   /** The application being edited; none when creating one. */
   existing?: ExternalOauthApplicationView;
   values: FormBody;
