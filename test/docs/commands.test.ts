@@ -1,0 +1,255 @@
+// The commands in README.md and docs/*.md, run against a real server process so that they cannot rot.
+// How a block says whether and where it runs: test/docs/code-blocks.ts, docs/development.md.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ADMIN } from '../helpers/app.ts';
+import { auditSecret } from '../helpers/audit.ts';
+import { startServer, type ServerProcess } from '../helpers/server-process.ts';
+import { conventionProblem, documentationPages, parseBlocks, RUN_LANGS, withoutComments, type CodeBlock } from './code-blocks.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Runnable blocks the test does not run, per page. A new `no-test` block fails the test until it is
+ * counted here: not running a command is a decision someone takes on purpose.
+ */
+const NOT_RUN: Record<string, number> = {
+  'README.md': 2, // npm ci && npm start / npm test; npm install of the SDK into a new project
+  'docs/api.md': 0,
+  'docs/audit-log.md': 1, // an excerpt of src/services/audit.ts
+  'docs/deployment.md': 0,
+  'docs/oauth-broker.md': 1, // the Databricks CLI
+  'docs/operations.md': 1, // docker compose
+  'docs/tokens.md': 0,
+};
+
+/** Placeholders a runnable block may hold, and what stands for them. Anything else in <angle brackets> fails. */
+const PLACEHOLDERS = ['<client_id>', '<client_secret>', '<OAUTH_CLIENT_ID>', '<OAUTH_CLIENT_SECRET>'];
+
+/** The variables every block finds set (docs/development.md lists them). */
+const VARIABLES = ['BASE', 'CLIENT_ID', 'CLIENT_SECRET', 'TOKEN', 'ADMIN_TOKEN', 'USER_TOKEN', 'APP_CLIENT_ID', 'SECRET_2', 'LOOKERSDK_BASE_URL', 'LOOKERSDK_CLIENT_ID', 'LOOKERSDK_CLIENT_SECRET'];
+
+const PRELUDE = [
+  'set -euo pipefail',
+  // An HTTP error is a failed command: a documented request that answers 4xx or 5xx fails the test.
+  'curl() { command curl --fail-with-body --max-time 30 "$@"; }',
+  '',
+].join('\n');
+
+const pages = documentationPages(ROOT).map((page) => ({ page, blocks: parseBlocks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')) }));
+const allBlocks = pages.flatMap(({ blocks }) => blocks);
+const runnable = (block: CodeBlock) => RUN_LANGS.has(block.lang);
+
+describe('code blocks in the docs follow the convention', () => {
+  test('every block names its language, shell is `sh`, and `no-test` says why', () => {
+    const problems = allBlocks.flatMap((block) => {
+      const problem = conventionProblem(block);
+      return problem ? [`${block.page}:${block.line} ${problem}`] : [];
+    });
+    assert.deepEqual(problems, []);
+  });
+
+  test('the blocks not run are exactly the ones counted in NOT_RUN', () => {
+    const counts: Record<string, number> = {};
+    for (const block of allBlocks.filter(runnable)) counts[block.page] = (counts[block.page] ?? 0) + (block.noTest === null ? 0 : 1);
+    assert.deepEqual(counts, NOT_RUN);
+  });
+
+  test('blocks that run hold no placeholder the test does not fill, and no "…"', () => {
+    const problems = allBlocks
+      .filter((block) => runnable(block) && block.noTest === null)
+      .flatMap((block) => {
+        const code = withoutComments(block.code);
+        const unknown = [...code.matchAll(/<[A-Za-z_][A-Za-z0-9_]*>/g)].map((m) => m[0]).filter((p) => !PLACEHOLDERS.includes(p));
+        return [
+          ...unknown.map((p) => `${block.page}:${block.line} holds ${p}`),
+          ...(code.includes('…') ? [`${block.page}:${block.line} holds "…": write a value, a variable, or mark it no-test`] : []),
+        ];
+      });
+    assert.deepEqual(problems, []);
+  });
+
+  test('there is something to run: the README has its curl and SDK first steps', () => {
+    const readme = allBlocks.filter((block) => block.page === 'README.md' && block.noTest === null);
+    assert.ok(readme.some((block) => block.lang === 'sh' && block.code.includes('curl')));
+    assert.ok(readme.some((block) => block.lang === 'js' && block.file));
+  });
+});
+
+describe('the commands in the docs run, against one real server', () => {
+  let server: ServerProcess;
+  let env: Record<string, string>;
+  const replacements: [string, string][] = [];
+  /** One new project per page, made when a page first needs one. */
+  const projects = new Map<string, string>();
+
+  before(async () => {
+    // The public URL must be known before start (the broker's redirect URI): pick the port first.
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    server = await startServer({
+      env: { PORT: String(port), EOA_PUBLIC_URL: baseUrl, EOA_RETURN_TO_ORIGINS: 'https://bi.example.com' },
+    });
+    assert.equal(server.baseUrl, baseUrl);
+    const fixture = await prepare(baseUrl);
+    env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      // The instance's own environment, for the command line (`npm run cli -- migrate`, …).
+      EOA_DATA_DIR: server.env.EOA_DATA_DIR,
+      EOA_MASTER_KEY: server.env.EOA_MASTER_KEY,
+      ...(server.env.DATABASE_URL ? { DATABASE_URL: server.env.DATABASE_URL } : {}),
+      BASE: baseUrl,
+      CLIENT_ID: ADMIN.client_id,
+      CLIENT_SECRET: ADMIN.client_secret,
+      TOKEN: fixture.adminToken,
+      ADMIN_TOKEN: fixture.adminToken,
+      USER_TOKEN: fixture.userToken,
+      APP_CLIENT_ID: fixture.appClientId,
+      SECRET_2: secret('SECRET_2'),
+      LOOKERSDK_BASE_URL: baseUrl,
+      LOOKERSDK_VERIFY_SSL: 'false',
+      LOOKERSDK_CLIENT_ID: ADMIN.client_id,
+      LOOKERSDK_CLIENT_SECRET: ADMIN.client_secret,
+    };
+    assert.deepEqual(VARIABLES.filter((name) => !(name in env)), []);
+    replacements.push(
+      ['http://127.0.0.1:19999', baseUrl],
+      ['https://eoa.example.com', baseUrl],
+      ['<client_id>', ADMIN.client_id],
+      ['<client_secret>', ADMIN.client_secret],
+      ['<OAUTH_CLIENT_ID>', `docs-oauth-${randomBytes(4).toString('hex')}`],
+      ['<OAUTH_CLIENT_SECRET>', secret('<OAUTH_CLIENT_SECRET>')],
+    );
+  });
+
+  after(async () => {
+    await server?.stop();
+    for (const dir of projects.values()) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const { page, blocks } of pages) {
+    const toRun = blocks.filter(runnable);
+    if (toRun.length === 0) continue;
+
+    describe(page, () => {
+      for (const block of toRun) {
+        const name = `${page}:${block.line} ${block.lang}${block.file ? ` file=${block.file}` : ''}`;
+        if (block.noTest !== null) {
+          test(name, { skip: `no-test: ${block.noTest}` }, () => {});
+          continue;
+        }
+        test(name, async () => {
+          const code = replacements.reduce((text, [from, to]) => text.split(from).join(to), block.code);
+          const inProject = block.lang !== 'sh' || block.inProject;
+          if (inProject && !projects.has(page)) projects.set(page, await newProject());
+          const cwd = inProject ? projects.get(page)! : ROOT;
+          if (block.file) {
+            fs.writeFileSync(path.join(cwd, block.file), code);
+            return;
+          }
+          let result: RunResult;
+          if (block.lang === 'sh') {
+            result = await run('bash', ['-c', PRELUDE + code], cwd, env);
+          } else {
+            const file = path.join(cwd, `block-${block.line}.${block.lang === 'ts' ? 'mts' : 'js'}`);
+            fs.writeFileSync(file, code);
+            result = await run(process.execPath, [...(block.lang === 'ts' ? ['--import', 'tsx'] : []), file], cwd, env);
+          }
+          assert.equal(result.code, 0, `exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+        });
+      }
+    });
+  }
+});
+
+/** The first admin's token, a user with the User role, and an application where the admin holds a live token. */
+async function prepare(baseUrl: string) {
+  const call = async (method: string, url: string, token: string | null, body?: unknown) => {
+    const response = await fetch(`${baseUrl}/api/4.0${url}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${url}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  const adminToken = (await call('POST', '/login', null, ADMIN)).access_token as string;
+  const user = await call('POST', '/users', adminToken, { first_name: 'Docs', last_name: 'Reader' });
+  await call('PUT', `/users/${user.id}/roles`, adminToken, ['2']);
+  const credentials = await call('POST', `/users/${user.id}/credentials_api3`, adminToken);
+  const userToken = (await call('POST', '/login', null, { client_id: credentials.client_id, client_secret: credentials.client_secret })).access_token as string;
+  const appClientId = 'docs-snowflake';
+  const app = await call('POST', '/external_oauth_applications', adminToken, {
+    name: 'Docs Snowflake',
+    client_id: appClientId,
+    client_secret: secret('the application client_secret'),
+    dialect_name: 'snowflake',
+    provider_url: 'https://acme-xy12345.snowflakecomputing.com',
+  });
+  await call('POST', '/external_oauth_applications/user_state', adminToken, {
+    user_id: '1',
+    oauth_application_id: app.id,
+    access_token: secret('the admin user state access_token'),
+    access_token_expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+  });
+  return { adminToken, userToken, appClientId };
+}
+
+/** A random secret, handed to the secret hygiene audit: it must show up in no log and no database file. */
+function secret(label: string): string {
+  const value = randomBytes(24).toString('hex');
+  auditSecret(`docs commands: ${label}`, value);
+  return value;
+}
+
+/** A new, default project as `npm init -y` makes one; its node_modules is this checkout's (no download). */
+async function newProject(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-docs-project-'));
+  const init = await run('npm', ['init', '-y'], dir, { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' });
+  assert.equal(init.code, 0, init.stderr);
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], cwd: string, env: Record<string, string>): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    // A command that hangs is a failure, not a stuck suite.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
