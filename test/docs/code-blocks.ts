@@ -13,6 +13,7 @@ import path from 'node:path';
  *   directory) for a later `sh in-project` block to run; a `js`/`ts` block without `file=` is run there
  *   directly (ts as an ES module through tsx).
  * - `sh` runs in the checkout; `sh in-project` runs in the page's project.
+ * - `engine=sqlite` / `engine=postgres`: run only in that pass of the suite (PostgreSQL: TEST_DATABASE_URL).
  */
 export interface CodeBlock {
   page: string;
@@ -23,6 +24,8 @@ export interface CodeBlock {
   noTest: string | null;
   file: string | null;
   inProject: boolean;
+  /** The engine the block is for (`engine=…`), or null for both. */
+  engine: string | null;
   code: string;
 }
 
@@ -63,6 +66,7 @@ export function parseBlocks(page: string, text: string): CodeBlock[] {
       noTest: noTest ? noTest[1].trim() : null,
       file: words.find((word) => word.startsWith('file='))?.slice('file='.length) ?? null,
       inProject: words.includes('in-project'),
+      engine: words.find((word) => word.startsWith('engine='))?.slice('engine='.length) ?? null,
       code: body.join('\n'),
     });
     i = j;
@@ -77,6 +81,7 @@ export function conventionProblem(block: CodeBlock): string | null {
   if (!RUN_LANGS.has(block.lang)) return null;
   if (block.noTest !== null) return block.noTest === '' ? 'says `no-test` without saying why' : null;
   if (block.lang === 'sh' && block.file) return 'is `sh` with `file=`: only js and ts blocks are saved';
+  if (block.engine !== null && block.engine !== 'sqlite' && block.engine !== 'postgres') return `says engine=${block.engine}: sqlite or postgres`;
   return null;
 }
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN } from '../helpers/app.ts';
-import { auditSecret } from '../helpers/audit.ts';
+import { auditDataDir, auditSecret } from '../helpers/audit.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { conventionProblem, documentationPages, parseBlocks, RUN_LANGS, withoutComments, type CodeBlock } from './code-blocks.ts';
 
@@ -35,7 +35,10 @@ const NOT_RUN: Record<string, number> = {
 const PLACEHOLDERS = ['<client_id>', '<client_secret>', '<OAUTH_CLIENT_ID>', '<OAUTH_CLIENT_SECRET>'];
 
 /** The variables every block finds set (docs/development.md lists them). */
-const VARIABLES = ['BASE', 'CLIENT_ID', 'CLIENT_SECRET', 'TOKEN', 'ADMIN_TOKEN', 'USER_TOKEN', 'APP_CLIENT_ID', 'SECRET_2', 'LOOKERSDK_BASE_URL', 'LOOKERSDK_CLIENT_ID', 'LOOKERSDK_CLIENT_SECRET'];
+const VARIABLES = ['BACKUP_DIR', 'BASE', 'CLIENT_ID', 'CLIENT_SECRET', 'TOKEN', 'ADMIN_TOKEN', 'USER_TOKEN', 'APP_CLIENT_ID', 'SECRET_2', 'LOOKERSDK_BASE_URL', 'LOOKERSDK_CLIENT_ID', 'LOOKERSDK_CLIENT_SECRET'];
+
+/** The engine of this pass: the server and the command line use PostgreSQL when TEST_DATABASE_URL is set. */
+const ENGINE = process.env.TEST_DATABASE_URL?.trim() ? 'postgres' : 'sqlite';
 
 const PRELUDE = [
   'set -euo pipefail',
@@ -87,6 +90,7 @@ describe('code blocks in the docs follow the convention', () => {
 describe('the commands in the docs run, against one real server', () => {
   let server: ServerProcess;
   let env: Record<string, string>;
+  let backupDir = '';
   const replacements: [string, string][] = [];
   /** One new project per page, made when a page first needs one. */
   const projects = new Map<string, string>();
@@ -100,6 +104,8 @@ describe('the commands in the docs run, against one real server', () => {
     });
     assert.equal(server.baseUrl, baseUrl);
     const fixture = await prepare(baseUrl);
+    backupDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-docs-backups-'));
+    auditDataDir(backupDir); // a backup holds sealed secrets only: the audit checks that too
     env = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
@@ -107,6 +113,7 @@ describe('the commands in the docs run, against one real server', () => {
       EOA_DATA_DIR: server.env.EOA_DATA_DIR,
       EOA_MASTER_KEY: server.env.EOA_MASTER_KEY,
       ...(server.env.DATABASE_URL ? { DATABASE_URL: server.env.DATABASE_URL } : {}),
+      BACKUP_DIR: backupDir,
       BASE: baseUrl,
       CLIENT_ID: ADMIN.client_id,
       CLIENT_SECRET: ADMIN.client_secret,
@@ -134,6 +141,8 @@ describe('the commands in the docs run, against one real server', () => {
   after(async () => {
     await server?.stop();
     for (const dir of projects.values()) fs.rmSync(dir, { recursive: true, force: true });
+    // The secret audit reads the backups after the suite; without it they go now.
+    if (backupDir && !process.env.EOA_TEST_AUDIT_DIR) fs.rmSync(backupDir, { recursive: true, force: true });
   });
 
   for (const { page, blocks } of pages) {
@@ -145,6 +154,10 @@ describe('the commands in the docs run, against one real server', () => {
         const name = `${page}:${block.line} ${block.lang}${block.file ? ` file=${block.file}` : ''}`;
         if (block.noTest !== null) {
           test(name, { skip: `no-test: ${block.noTest}` }, () => {});
+          continue;
+        }
+        if (block.engine !== null && block.engine !== ENGINE) {
+          test(name, { skip: `for ${block.engine} only; this pass is ${ENGINE}` }, () => {});
           continue;
         }
         test(name, async () => {
