@@ -35,7 +35,7 @@ const NOT_RUN: Record<string, number> = {
 const PLACEHOLDERS = ['<client_id>', '<client_secret>', '<OAUTH_CLIENT_ID>', '<OAUTH_CLIENT_SECRET>'];
 
 /** The variables every block finds set (docs/development.md lists them). */
-const VARIABLES = ['BACKUP_DIR', 'BASE', 'CLIENT_ID', 'CLIENT_SECRET', 'TOKEN', 'ADMIN_TOKEN', 'USER_TOKEN', 'APP_CLIENT_ID', 'SECRET_2', 'LOOKERSDK_BASE_URL', 'LOOKERSDK_CLIENT_ID', 'LOOKERSDK_CLIENT_SECRET'];
+const VARIABLES = ['BACKUP_DIR', 'BASE', 'CLIENT_ID', 'CLIENT_SECRET', 'TOKEN', 'ADMIN_TOKEN', 'USER_TOKEN', 'APP_CLIENT_ID', 'SECRET_2', 'METRICS_TOKEN', 'LOOKERSDK_BASE_URL', 'LOOKERSDK_CLIENT_ID', 'LOOKERSDK_CLIENT_SECRET'];
 
 /** The engine of this pass: the server and the command line use PostgreSQL when TEST_DATABASE_URL is set. */
 const ENGINE = process.env.TEST_DATABASE_URL?.trim() ? 'postgres' : 'sqlite';
@@ -99,8 +99,9 @@ describe('the commands in the docs run, against one real server', () => {
     // The public URL must be known before start (the broker's redirect URI): pick the port first.
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
+    const metricsToken = secret('EOA_METRICS_TOKEN');
     server = await startServer({
-      env: { PORT: String(port), EOA_PUBLIC_URL: baseUrl, EOA_RETURN_TO_ORIGINS: 'https://bi.example.com' },
+      env: { PORT: String(port), EOA_PUBLIC_URL: baseUrl, EOA_RETURN_TO_ORIGINS: 'https://bi.example.com', EOA_METRICS_TOKEN: metricsToken },
     });
     assert.equal(server.baseUrl, baseUrl);
     const fixture = await prepare(baseUrl);
@@ -122,6 +123,7 @@ describe('the commands in the docs run, against one real server', () => {
       USER_TOKEN: fixture.userToken,
       APP_CLIENT_ID: fixture.appClientId,
       SECRET_2: secret('SECRET_2'),
+      METRICS_TOKEN: metricsToken,
       LOOKERSDK_BASE_URL: baseUrl,
       LOOKERSDK_VERIFY_SSL: 'false',
       LOOKERSDK_CLIENT_ID: ADMIN.client_id,
