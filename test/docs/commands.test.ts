@@ -173,7 +173,9 @@ describe('the commands in the docs run, against one real server', () => {
           }
           let result: RunResult;
           if (block.lang === 'sh') {
-            result = await run('bash', ['-c', PRELUDE + code], cwd, env);
+            // A shell block sets LOOKERSDK_* itself when it runs the SDK: the test's must not hide a wrong one.
+            const shellEnv = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('LOOKERSDK_')));
+            result = await run('bash', ['-c', PRELUDE + code], cwd, shellEnv);
           } else {
             const file = path.join(cwd, `block-${block.line}.${block.lang === 'ts' ? 'mts' : 'js'}`);
             fs.writeFileSync(file, code);
