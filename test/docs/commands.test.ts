@@ -71,7 +71,9 @@ describe('code blocks in the docs follow the convention', () => {
       .filter((block) => runnable(block) && block.noTest === null)
       .flatMap((block) => {
         const code = withoutComments(block.code);
-        const unknown = [...code.matchAll(/<[A-Za-z_][A-Za-z0-9_]*>/g)].map((m) => m[0]).filter((p) => !PLACEHOLDERS.includes(p));
+        // In js and ts, <Name> is a type argument; placeholders belong to shell.
+        const candidates = block.lang === 'sh' ? [...code.matchAll(/<[A-Za-z_][A-Za-z0-9_]*>/g)].map((m) => m[0]) : [];
+        const unknown = candidates.filter((p) => !PLACEHOLDERS.includes(p));
         return [
           ...unknown.map((p) => `${block.page}:${block.line} holds ${p}`),
           ...(code.includes('…') ? [`${block.page}:${block.line} holds "…": write a value, a variable, or mark it no-test`] : []),
