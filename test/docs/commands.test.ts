@@ -1,5 +1,6 @@
 // The commands in README.md and docs/*.md, run against a real server process so that they cannot rot.
-// How a block says whether and where it runs: test/docs/code-blocks.ts, docs/development.md.
+// How a block says whether and where it runs: test/docs/code-blocks.ts, docs/development.md; the
+// convention itself is checked, without a server, in test/docs/code-blocks.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,27 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { ADMIN } from '../helpers/app.ts';
 import { auditDataDir, auditSecret } from '../helpers/audit.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
-import { conventionProblem, documentationPages, parseBlocks, RUN_LANGS, withoutComments, type CodeBlock } from './code-blocks.ts';
+import { documentationPages, parseBlocks, RUN_LANGS, type CodeBlock } from './code-blocks.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/**
- * Runnable blocks the test does not run, per page. A new `no-test` block fails the test until it is
- * counted here: not running a command is a decision someone takes on purpose.
- */
-const NOT_RUN: Record<string, number> = {
-  'README.md': 2, // npm ci && npm start / npm test; npm install of the SDK into a new project
-  'docs/api.md': 0,
-  'docs/audit-log.md': 1, // an excerpt of src/services/audit.ts
-  'docs/deployment.md': 0,
-  'docs/development.md': 1, // the outline of a route module
-  'docs/oauth-broker.md': 1, // the Databricks CLI
-  'docs/operations.md': 1, // docker compose
-  'docs/tokens.md': 0,
-};
-
-/** Placeholders a runnable block may hold, and what stands for them. Anything else in <angle brackets> fails. */
-const PLACEHOLDERS = ['<client_id>', '<client_secret>', '<OAUTH_CLIENT_ID>', '<OAUTH_CLIENT_SECRET>'];
 
 /** The variables every block finds set (docs/development.md lists them). */
 const VARIABLES = ['BACKUP_DIR', 'BASE', 'CLIENT_ID', 'CLIENT_SECRET', 'TOKEN', 'ADMIN_TOKEN', 'USER_TOKEN', 'APP_CLIENT_ID', 'SECRET_2', 'METRICS_TOKEN', 'LOOKERSDK_BASE_URL', 'LOOKERSDK_CLIENT_ID', 'LOOKERSDK_CLIENT_SECRET'];
@@ -48,46 +31,7 @@ const PRELUDE = [
 ].join('\n');
 
 const pages = documentationPages(ROOT).map((page) => ({ page, blocks: parseBlocks(page, fs.readFileSync(path.join(ROOT, page), 'utf8')) }));
-const allBlocks = pages.flatMap(({ blocks }) => blocks);
 const runnable = (block: CodeBlock) => RUN_LANGS.has(block.lang);
-
-describe('code blocks in the docs follow the convention', () => {
-  test('every block names its language, shell is `sh`, and `no-test` says why', () => {
-    const problems = allBlocks.flatMap((block) => {
-      const problem = conventionProblem(block);
-      return problem ? [`${block.page}:${block.line} ${problem}`] : [];
-    });
-    assert.deepEqual(problems, []);
-  });
-
-  test('the blocks not run are exactly the ones counted in NOT_RUN', () => {
-    const counts: Record<string, number> = {};
-    for (const block of allBlocks.filter(runnable)) counts[block.page] = (counts[block.page] ?? 0) + (block.noTest === null ? 0 : 1);
-    assert.deepEqual(counts, NOT_RUN);
-  });
-
-  test('blocks that run hold no placeholder the test does not fill, and no "…"', () => {
-    const problems = allBlocks
-      .filter((block) => runnable(block) && block.noTest === null)
-      .flatMap((block) => {
-        const code = withoutComments(block.code);
-        // In js and ts, <Name> is a type argument; placeholders belong to shell.
-        const candidates = block.lang === 'sh' ? [...code.matchAll(/<[A-Za-z_][A-Za-z0-9_]*>/g)].map((m) => m[0]) : [];
-        const unknown = candidates.filter((p) => !PLACEHOLDERS.includes(p));
-        return [
-          ...unknown.map((p) => `${block.page}:${block.line} holds ${p}`),
-          ...(code.includes('…') ? [`${block.page}:${block.line} holds "…": write a value, a variable, or mark it no-test`] : []),
-        ];
-      });
-    assert.deepEqual(problems, []);
-  });
-
-  test('there is something to run: the README has its curl and SDK first steps', () => {
-    const readme = allBlocks.filter((block) => block.page === 'README.md' && block.noTest === null);
-    assert.ok(readme.some((block) => block.lang === 'sh' && block.code.includes('curl')));
-    assert.ok(readme.some((block) => block.lang === 'js' && block.file));
-  });
-});
 
 describe('the commands in the docs run, against one real server', () => {
   let server: ServerProcess;
