@@ -42,6 +42,10 @@ describe('the commands in the docs run, against one real server', () => {
   const projects = new Map<string, string>();
 
   before(async () => {
+    // The pages use these; a missing one is named here rather than found as a failing block.
+    const tools = ['bash', 'curl', 'jq', 'npm', ...(ENGINE === 'postgres' ? ['pg_dump'] : [])];
+    const missing = tools.filter((tool) => !(process.env.PATH ?? '').split(path.delimiter).some((dir) => fs.existsSync(path.join(dir, tool))));
+    assert.deepEqual(missing, [], `the docs' commands need ${missing.join(', ')} on PATH (Debian packages: bash, curl, jq, npm, postgresql-client)`);
     // The public URL must be known before start (the broker's redirect URI): pick the port first.
     const port = await freePort();
     const baseUrl = `http://127.0.0.1:${port}`;
