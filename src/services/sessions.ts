@@ -104,7 +104,8 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
 
     /**
      * Resolves a presented access token to its caller, or null when it is unknown, expired or revoked.
-     * A hit in the token cache answers without the database (see token-cache.ts for the staleness bound).
+     * A hit in the token cache answers without the database; every revocation empties it on every
+     * instance first (token-cache.ts), so a hit is as exact as the lookup.
      */
     async authenticate(token: string): Promise<Caller | null> {
       const tokenHash = tokenDigest(token);
