@@ -45,6 +45,7 @@ export function createServices(deps: ServiceDeps) {
     deps.store.engine === 'postgres' && deps.config.databaseUrl && tokenCache.enabled
       ? listenForAuthChanges(deps.config.databaseUrl, tokenCache, { log: deps.log })
       : null;
+  if (authChanges) tokenCache.useFence(() => authChanges.sync());
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
   const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics });
   // Every change writes its audit event in its own transaction (services/audit.ts).

@@ -99,7 +99,7 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
       await writes.run(async (tx) => {
         if (await repos.sessions.delete(caller.tokenHash, tx)) await audit.record(tx, { action: 'session.logout', targetId: caller.userId });
       });
-      tokenCache.delete(caller.tokenHash);
+      await tokenCache.revoke(caller.tokenHash);
     },
 
     /**

@@ -44,6 +44,7 @@ export class TokenCache {
   private readonly metrics: Pick<Metrics, 'tokenCache'>;
   private invalidations = 0;
   private suspended = false;
+  private fence: () => Promise<void> = async () => {};
 
   constructor(options: TokenCacheOptions) {
     this.ttlMs = options.ttlMs;
@@ -113,6 +114,22 @@ export class TokenCache {
   clear(): void {
     this.invalidations += 1;
     this.entries.clear();
+  }
+
+  /**
+   * After a write that revoked access has committed: drops the token (or, without one, every token) here,
+   * and resolves once this instance has heard the write's own notification (`useFence`), by which time
+   * PostgreSQL has queued it for every instance. The write is acknowledged after that.
+   */
+  async revoke(tokenHash?: string): Promise<void> {
+    if (tokenHash === undefined) this.clear();
+    else this.delete(tokenHash);
+    await this.fence();
+  }
+
+  /** The listener's `sync` (store/notifications.ts); on SQLite there is nothing to wait for. */
+  useFence(fence: () => Promise<void>): void {
+    this.fence = fence;
   }
 
   /**

@@ -45,12 +45,19 @@ export interface AuthListener {
   readonly listening: boolean;
   /** Resolves true once listening, or false after `timeoutMs` without (the cache passes through meanwhile). */
   whenListening(timeoutMs: number): Promise<boolean>;
+  /**
+   * Resolves once every notification committed before the call has reached this instance: PostgreSQL
+   * hands a session its pending notifications before it answers a statement, so one round trip on the
+   * listening connection is the fence. Those notifications were queued for every listening session at the
+   * same commit. Resolves at once when not listening, and gives up after a second.
+   */
+  sync(): Promise<void>;
   close(): Promise<void>;
 }
 
 export interface AuthListenerOptions {
   log?: ListenerLog;
-  /** First delay before reconnecting; doubled per failed attempt up to 5 s. */
+  /** First delay before reconnecting (1 s: a lost listener usually means a restarting server); doubled per failed attempt up to 5 s. */
   retryMs?: number;
   /** How often the connection is proved alive; one that does not answer within this is given up. */
   heartbeatMs?: number;
@@ -66,7 +73,7 @@ const MAX_RETRY_MS = 5_000;
  * database the next lookups read.
  */
 export function listenForAuthChanges(connectionString: string, target: AuthChangeTarget, options: AuthListenerOptions = {}): AuthListener {
-  const retryMs = options.retryMs ?? 100;
+  const retryMs = options.retryMs ?? 1_000;
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   let client: pg.Client | null = null;
   let listening = false;
@@ -146,6 +153,14 @@ export function listenForAuthChanges(connectionString: string, target: AuthChang
       const result = await Promise.race([firstListen.then(() => listening), late]);
       clearTimeout(timer);
       return result;
+    },
+    async sync() {
+      const current = client;
+      if (!listening || current === null) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, 1_000)));
+      await Promise.race([current.query('select 1').then(() => {}, () => {}), late]);
+      clearTimeout(timer);
     },
     async close() {
       closed = true;
