@@ -153,9 +153,9 @@ export function loadConfig(env: Env = process.env): Config {
         : null,
     tokenTtlS: read.int('EOA_TOKEN_TTL_S', 3600, 1, 31 * 24 * 3600),
     tokenCache: {
-      // Off by default on PostgreSQL: there, instances share sessions, and a logout through one must be
-      // refused by every other at once. One SQLite process sees all its own revocations.
-      ttlMs: read.int('EOA_TOKEN_CACHE_MS', databaseUrl === null ? 1000 : 0, 0, 60_000),
+      // On by default on both engines: revocation stays exact, since every instance is told of each
+      // change (services/token-cache.ts); the bound only caps what SQL typed by hand could leave stale.
+      ttlMs: read.int('EOA_TOKEN_CACHE_MS', 60_000, 0, 60_000),
       maxEntries: read.int('EOA_TOKEN_CACHE_MAX', 10_000, 1, 1_000_000),
     },
     writeBatchMax: read.int('EOA_WRITE_BATCH_MAX', 256, 1, 10_000),

@@ -25,6 +25,8 @@ export default fp(
         onBackgroundError: (error) => app.log.warn({ err: error }, 'writing a failed-login audit event failed'),
       }),
     );
+    // Serving starts with the token cache on where it can: a listener not up within this passes through.
+    await app.services.authChanges?.whenListening(5_000);
     // Expired sessions answer 401 already; this only keeps the table from growing without end.
     const purge = setInterval(() => {
       app.services.sessions.purgeExpired().catch((error) => app.log.warn({ err: error }, 'purging expired sessions failed'));
@@ -37,6 +39,7 @@ export default fp(
       app.services.audit.flushFailedLogins().catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));
     }, app.config.loginGuard.windowS * 1000).unref();
     app.addHook('onClose', async () => {
+      await app.services.authChanges?.close();
       clearInterval(purge);
       clearInterval(flushFailedLogins);
       await app.services.audit.flushFailedLogins(true).catch((error) => app.log.warn({ err: error }, 'writing failed-login summaries failed'));

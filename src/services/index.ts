@@ -4,6 +4,7 @@ import type { Repositories } from '../store/repositories.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { sessionsService } from './sessions.ts';
 import { TokenCache } from './token-cache.ts';
+import { listenForAuthChanges } from '../store/notifications.ts';
 import { usersService } from './users.ts';
 import { externalOauthApplicationsService } from './external-oauth-applications.ts';
 import { userStatesService } from './user-states.ts';
@@ -20,6 +21,7 @@ const FAILED_LOGIN_EVENTS = 5;
 
 interface ServiceLog {
   info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
 }
 
 interface ServiceDeps {
@@ -37,6 +39,13 @@ export function createServices(deps: ServiceDeps) {
   const metrics = deps.metrics ?? noopMetrics;
   // One cache per process, shared by the service that fills it and the one whose changes revoke access.
   const tokenCache = new TokenCache({ ...deps.config.tokenCache, metrics });
+  // On PostgreSQL, other instances' revocations arrive as notifications; the cache passes every lookup
+  // through to the database whenever it cannot hear them (store/notifications.ts).
+  const authChanges =
+    deps.store.engine === 'postgres' && deps.config.databaseUrl && tokenCache.enabled
+      ? listenForAuthChanges(deps.config.databaseUrl, tokenCache, { log: deps.log })
+      : null;
+  if (authChanges) tokenCache.useFence(() => authChanges.sync());
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
   const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics });
   // Every change writes its audit event in its own transaction (services/audit.ts).
@@ -61,6 +70,9 @@ export function createServices(deps: ServiceDeps) {
   return {
     writes,
     audit,
+    tokenCache,
+    /** Stopped when the app closes (plugins/services.ts). */
+    authChanges,
     sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache, writes, audit }),
     users: usersService(deps.repos, deps.store.engine, tokenCache, writes, audit),
     externalOauthApplications: applications,

@@ -99,12 +99,13 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
       await writes.run(async (tx) => {
         if (await repos.sessions.delete(caller.tokenHash, tx)) await audit.record(tx, { action: 'session.logout', targetId: caller.userId });
       });
-      tokenCache.delete(caller.tokenHash);
+      await tokenCache.revoke(caller.tokenHash);
     },
 
     /**
      * Resolves a presented access token to its caller, or null when it is unknown, expired or revoked.
-     * A hit in the token cache answers without the database (see token-cache.ts for the staleness bound).
+     * A hit in the token cache answers without the database; every revocation empties it on every
+     * instance first (token-cache.ts), so a hit is as exact as the lookup.
      */
     async authenticate(token: string): Promise<Caller | null> {
       const tokenHash = tokenDigest(token);

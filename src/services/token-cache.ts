@@ -2,13 +2,20 @@ import type { Caller } from './sessions.ts';
 import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 
 /**
- * A bounded, short-lived, per-process map from access-token digest to caller, so that checking a token
- * costs no database round trip on the hot path.
+ * A bounded, per-process map from access-token digest to caller, so that checking a token costs no
+ * database round trip on the hot path, and yet revocation stays exact.
  *
- * Staleness, written down: an entry lives at most `ttlMs` (and never past the token's own expiry). Changes
- * made through this process (logout, disabling a user, role changes, credentials disabled or deleted, user
- * deleted) drop entries at once; a change made through another instance sharing the database is seen here
- * within `ttlMs`. `ttlMs = 0` turns the cache off, for deployments that need revocation at once everywhere.
+ * Exact, written down: every write that can change the answer for a token (logout, a user disabled or
+ * deleted, a role change, credentials disabled or deleted, a `login/{user_id}` holder demoted) drops
+ * entries here at once, in the process that made it, and in every other instance through the database:
+ * on PostgreSQL the write sends a NOTIFY in its own transaction (store/notifications.ts), so a committed
+ * change reaches every listening instance within the notification's delivery time and a rolled-back one
+ * reaches none. While an instance cannot be sure to hear of changes (its listening connection is down, or
+ * not up yet), its cache is `suspend`ed: emptied and passed through to the database until `resume`. On
+ * SQLite there is one process, and the services drop entries themselves after each such write commits.
+ * Only a change made behind the service's back (SQL typed by hand) goes unseen, until `ttlMs` at most.
+ *
+ * An entry lives at most `ttlMs` (and never past the token's own expiry); `ttlMs = 0` turns the cache off.
  *
  * A lookup that was in flight while an entry was invalidated must not put the revoked caller back: `set`
  * takes the `generation()` read before the database lookup and is ignored if anything was invalidated since.
@@ -36,6 +43,8 @@ export class TokenCache {
   private readonly now: () => number;
   private readonly metrics: Pick<Metrics, 'tokenCache'>;
   private invalidations = 0;
+  private suspended = false;
+  private fence: () => Promise<void> = async () => {};
 
   constructor(options: TokenCacheOptions) {
     this.ttlMs = options.ttlMs;
@@ -44,8 +53,14 @@ export class TokenCache {
     this.metrics = options.metrics ?? noopMetrics;
   }
 
+  /** Configured on (a bound above zero); it may still be suspended for a while. */
   get enabled(): boolean {
     return this.ttlMs > 0 && this.maxEntries > 0;
+  }
+
+  /** Answering from memory right now: enabled and not suspended. */
+  get active(): boolean {
+    return this.enabled && !this.suspended;
   }
 
   get size(): number {
@@ -53,8 +68,10 @@ export class TokenCache {
   }
 
   get(tokenHash: string): Caller | null {
-    const caller = this.lookup(tokenHash);
-    if (this.enabled) this.metrics.tokenCache(caller ? 'hit' : 'miss');
+    if (!this.enabled) return null;
+    // While suspended every lookup is a miss: the database answers.
+    const caller = this.suspended ? null : this.lookup(tokenHash);
+    this.metrics.tokenCache(caller ? 'hit' : 'miss');
     return caller;
   }
 
@@ -74,7 +91,7 @@ export class TokenCache {
 
   /** Remembers a caller until the cache bound or the token's expiry, whichever comes first. */
   set(tokenHash: string, caller: Caller, tokenExpiresAtMs: number, generation: number): void {
-    if (!this.enabled || generation !== this.invalidations) return;
+    if (!this.active || generation !== this.invalidations) return;
     const expiresAtMs = Math.min(this.now() + this.ttlMs, tokenExpiresAtMs);
     if (expiresAtMs <= this.now()) return;
     this.entries.delete(tokenHash);
@@ -97,5 +114,45 @@ export class TokenCache {
   clear(): void {
     this.invalidations += 1;
     this.entries.clear();
+  }
+
+  /**
+   * After a write that revoked access has committed: drops the token (or, without one, every token) here,
+   * and resolves once this instance has heard the write's own notification (`useFence`), by which time
+   * PostgreSQL has queued it for every instance. The write is acknowledged after that.
+   */
+  async revoke(tokenHash?: string): Promise<void> {
+    if (tokenHash === undefined) this.clear();
+    else this.delete(tokenHash);
+    await this.fence();
+  }
+
+  /** The listener's `sync` (store/notifications.ts); on SQLite there is nothing to wait for. */
+  useFence(fence: () => Promise<void>): void {
+    this.fence = fence;
+  }
+
+  /**
+   * What a change notification says (store/notifications.ts): one token's digest, or `*` for "anything may
+   * have changed". Anything else is treated as `*`: dropping too much is only a refill.
+   */
+  invalidate(payload: string): void {
+    if (/^[0-9a-f]{64}$/.test(payload)) this.delete(payload);
+    else this.clear();
+  }
+
+  /**
+   * Changes may go unheard from now on: drop everything and answer from the database until `resume`. The
+   * generation moves, so a lookup that started before cannot fill the cache after either call.
+   */
+  suspend(): void {
+    this.suspended = true;
+    this.clear();
+  }
+
+  /** Changes are heard again (the listener is back): lookups made from now on see every later change. */
+  resume(): void {
+    this.clear();
+    this.suspended = false;
   }
 }

@@ -23,7 +23,8 @@ interface BootstrapResult {
 const BOOTSTRAP_LOCK_ID = 7_341_011;
 
 /**
- * `tokenCache` is cleared whole after any change that can revoke a live token (see token-cache.ts). Every
+ * `tokenCache` is emptied after any change that can revoke a live token, here and on every instance (see
+ * token-cache.ts); the change is acknowledged once this instance has heard its notification. Every
  * change goes through `writes` with its audit event in the same savepoint.
  */
 export function usersService(repos: Repositories, engine: Engine, tokenCache: TokenCache, writes: WriteBatcher, audit: AuditService) {
@@ -101,7 +102,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
           if (updated) await audit.record(tx, { action: 'user.update', targetId: updated.id, detail: { fields: fieldNames(fields) } });
           return updated;
         });
-        if (fields.is_disabled !== undefined) tokenCache.clear();
+        if (fields.is_disabled !== undefined) await tokenCache.revoke();
         if (!user) throw notFound();
         return user;
       } catch (error) {
@@ -120,7 +121,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         if (done) await audit.record(tx, { action: 'user.delete', targetId: id });
         return done;
       });
-      tokenCache.clear();
+      await tokenCache.revoke();
       if (!deleted) throw notFound();
     },
 
@@ -149,7 +150,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         // The `login/{user_id}` tokens an admin holds end with its Admin role (see sessions-repository.ts).
         if (!unique.includes(ADMIN_ROLE_ID)) await repos.sessions.deleteHeldBy(id, tx);
       });
-      tokenCache.clear();
+      await tokenCache.revoke();
       return roles.filter((r) => unique.includes(r.id));
     },
 
@@ -184,7 +185,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         if (credentials) await audit.record(tx, { action: 'credentials_api3.update', targetId: credentials.id, detail: { fields: fieldNames({ purpose: fields.purpose, is_disabled: fields.is_disabled }) } });
         return credentials;
       });
-      if (fields.is_disabled !== undefined) tokenCache.clear();
+      if (fields.is_disabled !== undefined) await tokenCache.revoke();
       if (!updated) throw notFound();
       return updated;
     },
@@ -195,7 +196,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         if (done) await audit.record(tx, { action: 'credentials_api3.delete', targetId: id });
         return done;
       });
-      tokenCache.clear();
+      await tokenCache.revoke();
       if (!deleted) throw notFound();
     },
   };

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { CredentialsApi3Row, Database, Db } from './schema.ts';
+import { notifyAuthChange } from './notifications.ts';
 import { fromBool, idString, isId, nowIso, toBool, toIso } from './values.ts';
 
 export interface CredentialsApi3 {
@@ -82,6 +83,7 @@ export function credentialsRepository(db: Kysely<Database>) {
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirst();
+      if (row && fields.is_disabled !== undefined) await notifyAuthChange(tx);
       return row ? toCredentials(row) : null;
     },
 
@@ -89,7 +91,9 @@ export function credentialsRepository(db: Kysely<Database>) {
     async delete(userId: string, id: string, tx: Db = db): Promise<boolean> {
       if (!isId(userId) || !isId(id)) return false;
       const result = await tx.deleteFrom('credentials_api3').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();
-      return result.numDeletedRows > 0n;
+      if (result.numDeletedRows === 0n) return false;
+      await notifyAuthChange(tx);
+      return true;
     },
 
     async findForLogin(clientId: string, tx: Db = db): Promise<LoginCandidate | null> {

@@ -9,6 +9,7 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import { StoreUnreachableError } from './availability.ts';
+import { preparedStatementName } from './prepared-query.ts';
 
 /**
  * Kysely's PostgreSQL dialect with a driver that survives lost connections (a failover, a restart, an
@@ -107,7 +108,7 @@ class ResilientConnection implements DatabaseConnection {
     const kind = query.query.kind;
     if (carriesNul && (kind === 'UpdateQueryNode' || kind === 'DeleteQueryNode')) return { rows: [], numAffectedRows: 0n };
     const retryable = !this.#inTransaction && isRead;
-    return toQueryResult<R>(await this.#run(query.sql, [...query.parameters], retryable));
+    return toQueryResult<R>(await this.#run(query.sql, [...query.parameters], retryable, preparedStatementName(query.sql)));
   }
 
   async begin(statement: string): Promise<void> {
@@ -131,13 +132,14 @@ class ResilientConnection implements DatabaseConnection {
     this.#client = null;
   }
 
-  async #run(text: string, values: unknown[], retryable: boolean): Promise<pg.QueryResult> {
+  /** `name`: a hot query's prepared-statement name (prepared-query.ts); pg parses it once per connection. */
+  async #run(text: string, values: unknown[], retryable: boolean, name?: string): Promise<pg.QueryResult> {
     // After a failover every pooled connection is dead, and each fails at once when used: a retry skips
     // past them, so it may take up to one attempt per pooled connection before a new one is opened.
     for (let attempt = 0; ; attempt++) {
       if (this.#client === null) throw new Error('database connection was lost in this transaction');
       try {
-        return await this.#client.query(text, values);
+        return await (name === undefined ? this.#client.query(text, values) : this.#client.query({ name, text, values }));
       } catch (error) {
         if (!isConnectionLost(error)) throw error;
         // Passing the error makes the pool destroy the client instead of handing it out again.

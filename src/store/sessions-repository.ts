@@ -1,5 +1,6 @@
 import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Database, Db } from './schema.ts';
+import { notifyAuthChange } from './notifications.ts';
 import { preparedQuery } from './prepared-query.ts';
 import { ADMIN_ROLE_ID, USER_ROLE_ID } from './users-repository.ts';
 import { fromBool, idString, nowIso, toBool, toIso } from './values.ts';
@@ -78,6 +79,7 @@ export function sessionsRepository(db: Kysely<Database>) {
     /** Ends every session that acts as, or was opened by, the user: disabling is a revocation. */
     async deleteForUser(userId: string, tx: Db = db): Promise<void> {
       await tx.deleteFrom('sessions').where((eb) => eb.or([eb('user_id', '=', userId), eb('principal_user_id', '=', userId)])).execute();
+      await notifyAuthChange(tx);
     },
 
     /**
@@ -86,17 +88,24 @@ export function sessionsRepository(db: Kysely<Database>) {
      */
     async deleteHeldBy(userId: string, tx: Db = db): Promise<void> {
       await tx.deleteFrom('sessions').where('principal_user_id', '=', userId).where('user_id', '<>', userId).execute();
+      await notifyAuthChange(tx);
     },
 
     /** Ends every session opened with the credentials: disabling them is a revocation. */
     async deleteForCredentials(credentialsId: string, tx: Db = db): Promise<void> {
       await tx.deleteFrom('sessions').where('credentials_api3_id', '=', credentialsId).execute();
+      await notifyAuthChange(tx);
     },
 
+    /** A logout: every instance drops this one token from its cache (store/notifications.ts). */
     async delete(tokenHash: string, tx: Db = db): Promise<boolean> {
       const result = await tx.deleteFrom('sessions').where('token_hash', '=', tokenHash).executeTakeFirst();
-      return result.numDeletedRows > 0n;
+      if (result.numDeletedRows === 0n) return false;
+      await notifyAuthChange(tx, tokenHash);
+      return true;
     },
+
+    /** Expired sessions need no notification: a cached token never outlives its expiry (token-cache.ts). */
 
     async deleteExpired(now: string, tx: Db = db): Promise<number> {
       const result = await tx.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst();

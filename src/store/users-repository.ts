@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, Db, UserRow } from './schema.ts';
+import { notifyAuthChange } from './notifications.ts';
 import { fromBool, idString, isId, nowIso, toBool, toIso } from './values.ts';
 
 export interface User {
@@ -111,13 +112,17 @@ export function usersRepository(db: Kysely<Database>) {
         Object.keys(values).length === 0
           ? await tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
           : await tx.updateTable('users').set(values).where('id', '=', id).returningAll().executeTakeFirst();
+      // Disabling revokes, enabling may let tokens in again: either changes what a token authenticates.
+      if (row && fields.is_disabled !== undefined) await notifyAuthChange(tx);
       return row ? (await withRoles(tx, [row]))[0] : null;
     },
 
     async delete(id: string, tx: Db = db): Promise<boolean> {
       if (!isId(id)) return false;
       const result = await tx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-      return result.numDeletedRows > 0n;
+      if (result.numDeletedRows === 0n) return false;
+      await notifyAuthChange(tx);
+      return true;
     },
 
     async setRoles(userId: string, roleIds: string[], tx: Db = db): Promise<void> {
@@ -125,6 +130,8 @@ export function usersRepository(db: Kysely<Database>) {
       if (roleIds.length > 0) {
         await tx.insertInto('user_roles').values(roleIds.map((role_id) => ({ user_id: userId, role_id }))).execute();
       }
+      // Roles are part of every authentication answer (is_admin, is_user, a holder's right).
+      await notifyAuthChange(tx);
     },
 
     async roles(tx: Db = db): Promise<Role[]> {

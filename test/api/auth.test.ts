@@ -178,9 +178,9 @@ describe('login/{user_id}', () => {
 
 /**
  * Issue 10, defect 1: a `login/{user_id}` token lives only while its holder could mint it again. Run with
- * the token cache on (the SQLite default) and off (the PostgreSQL default): the check holds through both.
+ * the token cache on (the default, told of every change) and off: the check holds through both.
  */
-for (const cacheMs of ['1000', '0']) {
+for (const cacheMs of ['60000', '0']) {
   describe(`login/{user_id}: the holder's right, checked on every request (token cache ${cacheMs} ms)`, () => {
     let t: TestApp;
     before(async () => {
@@ -225,8 +225,9 @@ for (const cacheMs of ['1000', '0']) {
       assert.equal((await me(sudo)).statusCode, 401);
     });
 
-    // With the cache on, a change made behind the service's back is seen within the cache bound (token-cache.ts).
-    test('the check is in the one lookup itself: a holder losing Admin by any path (another instance, SQL) is refused', { skip: cacheMs !== '0' && 'token cache on' }, async () => {
+    // With the cache on, a change made behind the service's back (SQL typed by hand, no notification) is
+    // seen within the cache bound (token-cache.ts); another instance's change is notified (multi-instance test).
+    test('the check is in the one lookup itself: a holder losing Admin by any path (even SQL by hand) is refused', { skip: cacheMs !== '0' && 'token cache on' }, async () => {
       const { holder, sudo } = await sudoByHolder();
       // Not through the service (which also ends the sessions): only the role row goes, as a concurrent
       // demotion racing the mint would leave it.

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
 import { auditSecret } from '../helpers/audit.ts';
@@ -15,16 +16,18 @@ import { loadSecretBox } from '../../src/crypto/master-key.ts';
 import { userStatesService } from '../../src/services/user-states.ts';
 import { auditService } from '../../src/services/audit.ts';
 import { createWriteBatcher } from '../../src/store/write-batcher.ts';
+import { tokenDigest } from '../../src/crypto/password.ts';
+import { AUTH_CHANNEL, LISTENER_APPLICATION_NAME } from '../../src/store/notifications.ts';
 
 /**
  * Horizontal scale-out: real server processes sharing one fresh PostgreSQL database and Redis, as N
- * instances behind a load balancer would. A and B run as deployed on PostgreSQL (token cache off by
- * default); C opts into a 1000 ms token cache, to hold it to its documented staleness bound.
+ * instances behind a load balancer would. All three run as deployed, with the token cache on: every
+ * instance answers a token it has checked from memory, and every revocation through any instance reaches
+ * the others through PostgreSQL NOTIFY (store/notifications.ts) before they answer again.
  *
  * PostgreSQL only (see POSTGRES_ONLY): several processes on one SQLite file is not a supported deployment.
  */
 describe('several instances on one PostgreSQL database and Redis', { skip: POSTGRES_ONLY }, () => {
-  const CACHE_MS = 1000;
   let a: ServerProcess;
   let b: ServerProcess;
   let c: ServerProcess;
@@ -41,11 +44,7 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
       EOA_RATE_LIMIT_MAX: '100000',
     };
     // Started together on an empty database: each migrates and bootstraps at the same moment.
-    [a, b, c] = await Promise.all([
-      startServer({ env }),
-      startServer({ env }),
-      startServer({ env: { ...env, EOA_TOKEN_CACHE_MS: String(CACHE_MS) } }),
-    ]);
+    [a, b, c] = await Promise.all([startServer({ env }), startServer({ env }), startServer({ env })]);
     store = openStore({ databaseUrl, dataDir: makeDataDir(), database: { poolMax: 2, statementTimeoutMs: 15_000 } });
   });
   after(async () => {
@@ -72,6 +71,34 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
     return ((await response.json()) as { access_token: string }).access_token;
   }
 
+  const me = (server: ServerProcess, token: string) => call(server, 'GET', '/api/4.0/user', token);
+
+  /** Removes a session the way nothing in the service does: no notification, so only a cache miss sees it. */
+  async function deleteSessionUnannounced(token: string) {
+    const result = await store.db.deleteFrom('sessions').where('token_hash', '=', tokenDigest(token)).executeTakeFirst();
+    assert.equal(result.numDeletedRows, 1n);
+  }
+
+  /** A new user with the given roles and API credentials, made through A by the first admin. */
+  async function newUser(admin: string, roles: string[]) {
+    const user = (await call(a, 'POST', '/api/4.0/users', admin, { first_name: 'Multi' })).json();
+    assert.equal((await call(a, 'PUT', `/api/4.0/users/${user.id}/roles`, admin, roles)).statusCode, 200);
+    const creds = (await call(a, 'POST', `/api/4.0/users/${user.id}/credentials_api3`, admin, {})).json();
+    auditSecret('multi-instance user client_secret', creds.client_secret);
+    return { id: user.id as string, creds: { client_id: creds.client_id as string, client_secret: creds.client_secret as string } };
+  }
+
+  const SUSPENDED = /token cache suspended/g;
+  const LISTENING = /token cache on: listening for revocations/g;
+  const count = (server: ServerProcess, pattern: RegExp) => server.output().match(pattern)?.length ?? 0;
+
+  /** Polls the server's log for a state it reports (no timing is asserted; 10 s is only a hang guard). */
+  async function until(what: string, done: () => boolean) {
+    for (const started = Date.now(); !done(); await sleep(20)) {
+      if (Date.now() - started > 10_000) assert.fail(`not seen within 10 s: ${what}`);
+    }
+  }
+
   test('instances started together migrated once and created one first admin', async () => {
     const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
     assert.deepEqual(migrations.rows.map((r) => r.name), ['001-initial', '002-oauth-providers', '003-oauth-token-state', '004-audit-events']);
@@ -79,76 +106,142 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
     for (const server of [a, b, c]) {
       assert.doesNotMatch(server.output(), /First start|client_secret:/);
       assert.equal((await call(server, 'GET', '/readyz')).statusCode, 200);
+      assert.equal(count(server, LISTENING), 1, 'each instance listens for revocations');
     }
   });
 
   test('a token from A works on B and C', async () => {
     const token = await login(a);
     for (const server of [b, c]) {
-      const me = await call(server, 'GET', '/api/4.0/user', token);
-      assert.equal(me.statusCode, 200, me.body);
-      assertResponse('me', me);
-      assert.equal(me.json().id, '1');
+      const response = await me(server, token);
+      assert.equal(response.statusCode, 200, response.body);
+      assertResponse('me', response);
+      assert.equal(response.json().id, '1');
     }
   });
 
-  test('logout on A is refused on B at once, even right after B accepted the token', async () => {
+  test('the cache is on: a session removed without a notification is still answered by B and C', async () => {
+    // This is what the notifications below are needed for: a checked token is not looked up again.
     const token = await login(a);
-    assert.equal((await call(b, 'GET', '/api/4.0/user', token)).statusCode, 200);
+    for (const server of [b, c]) assert.equal((await me(server, token)).statusCode, 200);
+    await deleteSessionUnannounced(token);
+    for (const server of [b, c]) assert.equal((await me(server, token)).statusCode, 200, 'answered from the cache');
+    assert.equal((await me(a, token)).statusCode, 401, 'A never checked it, so it asks the database');
+  });
+
+  test('logout on A is refused on B and C at once, though both had cached the token', async () => {
+    const token = await login(a);
+    for (const server of [b, c]) assert.equal((await me(server, token)).statusCode, 200);
     const logout = await call(a, 'DELETE', '/api/4.0/logout', token);
     assert.equal(logout.statusCode, 204);
-    const refused = await call(b, 'GET', '/api/4.0/user', token);
-    assert.equal(refused.statusCode, 401);
-    assertResponse('me', refused);
-    assert.equal(refused.json().message, 'Requires authentication.');
+    for (const server of [b, c, a]) {
+      const refused = await me(server, token);
+      assert.equal(refused.statusCode, 401);
+      assertResponse('me', refused);
+      assert.equal(refused.json().message, 'Requires authentication.');
+    }
   });
 
-  test(`with EOA_TOKEN_CACHE_MS=${CACHE_MS}, a logout through another instance is honoured within that bound`, async () => {
-    const token = await login(a);
-    // C has now checked, and cached, the token.
-    assert.equal((await call(c, 'GET', '/api/4.0/user', token)).statusCode, 200);
-    assert.equal((await call(a, 'DELETE', '/api/4.0/logout', token)).statusCode, 204);
-    const loggedOutAt = Date.now();
-    // Within the bound C may still answer from its cache; after it, never. A small margin for clocks.
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, loggedOutAt + CACHE_MS + 200 - Date.now())));
-    assert.equal((await call(c, 'GET', '/api/4.0/user', token)).statusCode, 401);
-    // The instance that logged out never had a stale moment.
-    assert.equal((await call(a, 'GET', '/api/4.0/user', token)).statusCode, 401);
+  test('a user disabled through A, or its credentials deleted: refused on B and C at once', async () => {
+    const admin = await login(a);
+    const disabled = await newUser(admin, ['2']);
+    const token = await login(b, disabled.creds);
+    for (const server of [b, c]) assert.equal((await me(server, token)).statusCode, 200);
+    assert.equal((await call(a, 'PATCH', `/api/4.0/users/${disabled.id}`, admin, { is_disabled: true })).statusCode, 200);
+    for (const server of [b, c]) assert.equal((await me(server, token)).statusCode, 401);
+
+    const bereft = await newUser(admin, ['2']);
+    const other = await login(c, bereft.creds);
+    for (const server of [b, c]) assert.equal((await me(server, other)).statusCode, 200);
+    const [credentials] = (await call(a, 'GET', `/api/4.0/users/${bereft.id}/credentials_api3`, admin)).json();
+    assert.equal((await call(a, 'DELETE', `/api/4.0/users/${bereft.id}/credentials_api3/${credentials.id}`, admin)).statusCode, 204);
+    for (const server of [b, c]) assert.equal((await me(server, other)).statusCode, 401);
   });
 
-  test(`an admin demoted through A: its login/{user_id} token is refused on B at once, on C within ${CACHE_MS} ms`, async () => {
+  test('a role change through A applies on B and C at once', async () => {
+    const admin = await login(a);
+    const user = await newUser(admin, ['1']);
+    const token = await login(a, user.creds);
+    for (const server of [b, c]) assert.equal((await call(server, 'GET', '/api/4.0/roles', token)).statusCode, 200);
+    assert.equal((await call(a, 'PUT', `/api/4.0/users/${user.id}/roles`, admin, ['2'])).statusCode, 200);
+    for (const server of [b, c]) assert.equal((await call(server, 'GET', '/api/4.0/roles', token)).statusCode, 404, 'no longer an admin');
+  });
+
+  test('an admin demoted through A: its login/{user_id} token is refused on B and C at once', async () => {
     // Issue 10, defect 1, across instances: the holder's right is read from the shared database.
     const admin = await login(a);
-    const newUser = async (roles: string[]) => {
-      const user = (await call(a, 'POST', '/api/4.0/users', admin, { first_name: 'Holder' })).json();
-      assert.equal((await call(a, 'PUT', `/api/4.0/users/${user.id}/roles`, admin, roles)).statusCode, 200);
-      return user.id as string;
-    };
-    const holderId = await newUser(['1']);
-    const targetId = await newUser(['1']);
-    const creds = (await call(a, 'POST', `/api/4.0/users/${holderId}/credentials_api3`, admin, {})).json();
-    auditSecret('multi-instance holder client_secret', creds.client_secret);
-    const holderToken = await login(b, creds);
-    const minted = await call(b, 'POST', `/api/4.0/login/${targetId}`, holderToken);
+    const holder = await newUser(admin, ['1']);
+    const target = await newUser(admin, ['1']);
+    const holderToken = await login(b, holder.creds);
+    const minted = await call(b, 'POST', `/api/4.0/login/${target.id}`, holderToken);
     assert.equal(minted.statusCode, 200);
     const sudo = minted.json().access_token as string;
     auditSecret('multi-instance login/{user_id} token', sudo);
-    // Admin power through every instance; C has now cached the token.
+    // Admin power through every instance; each has now cached the token.
     for (const server of [a, b, c]) assert.equal((await call(server, 'GET', '/api/4.0/users', sudo)).statusCode, 200);
 
-    assert.equal((await call(a, 'PUT', `/api/4.0/users/${holderId}/roles`, admin, ['2'])).statusCode, 200);
-    const demotedAt = Date.now();
-    for (const [method, path, body] of [
-      ['GET', '/api/4.0/users', undefined],
-      ['PUT', `/api/4.0/users/${holderId}/roles`, ['1']],
-      ['POST', '/api/4.0/login/1', undefined],
-    ] as const) {
-      const refused = await call(b, method, path, sudo, body);
-      assert.equal(refused.statusCode, 401, `${method} ${path} on B: ${refused.body}`);
+    assert.equal((await call(a, 'PUT', `/api/4.0/users/${holder.id}/roles`, admin, ['2'])).statusCode, 200);
+    for (const server of [b, c]) {
+      for (const [method, path, body] of [
+        ['GET', '/api/4.0/users', undefined],
+        ['PUT', `/api/4.0/users/${holder.id}/roles`, ['1']],
+        ['POST', '/api/4.0/login/1', undefined],
+      ] as const) {
+        const refused = await call(server, method, path, sudo, body);
+        assert.equal(refused.statusCode, 401, `${method} ${path}: ${refused.body}`);
+      }
     }
-    assert.deepEqual((await call(a, 'GET', `/api/4.0/users/${holderId}`, admin)).json().role_ids, ['2'], 'the token did not restore its holder');
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, demotedAt + CACHE_MS + 200 - Date.now())));
-    assert.equal((await call(c, 'GET', '/api/4.0/users', sudo)).statusCode, 401);
+    assert.deepEqual((await call(a, 'GET', `/api/4.0/users/${holder.id}`, admin)).json().role_ids, ['2'], 'the token did not restore its holder');
+  });
+
+  test('a change rolled back notifies nothing: the NOTIFY of a transaction that fails never arrives', async () => {
+    const sentinel = await login(a);
+    const later = await login(a);
+    for (const token of [sentinel, later]) assert.equal((await me(b, token)).statusCode, 200);
+    await deleteSessionUnannounced(sentinel);
+    // The services notify inside the write's transaction; this one sends "anything changed", then fails.
+    await assert.rejects(
+      store.db.transaction().execute(async (tx) => {
+        await sql`select pg_notify(${AUTH_CHANNEL}, ${'*'})`.execute(tx);
+        throw new Error('rolled back');
+      }),
+      /rolled back/,
+    );
+    // Notifications arrive in commit order: once B has heard of this later logout, it would have heard the other.
+    assert.equal((await call(a, 'DELETE', '/api/4.0/logout', later)).statusCode, 204);
+    assert.equal((await me(b, later)).statusCode, 401);
+    assert.equal((await me(b, sentinel)).statusCode, 200, 'B kept its cache: nothing told it to drop everything');
+  });
+
+  test('the listening connection dropped: the cache is emptied, and a revocation while it is down is honoured', async () => {
+    const stale = await login(a);
+    const revoked = await login(a);
+    for (const token of [stale, revoked]) assert.equal((await me(b, token)).statusCode, 200);
+    await deleteSessionUnannounced(stale);
+    assert.equal((await me(b, stale)).statusCode, 200, 'cached on B');
+
+    const suspended = count(b, SUSPENDED);
+    const listening = count(b, LISTENING);
+    const killed = await adminQuery(
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and application_name = $2',
+      [databaseName(databaseUrl), LISTENER_APPLICATION_NAME],
+    );
+    assert.equal(killed.length, 3, 'one listener per instance');
+    await until('B suspends its cache', () => count(b, SUSPENDED) > suspended);
+    // Emptied when the listener went: the session removed without a notification is now seen.
+    assert.equal((await me(b, stale)).statusCode, 401);
+    // While B cannot hear: B checks the token, A logs it out (the NOTIFY reaches no listener of B's), B asks again.
+    assert.equal((await me(b, revoked)).statusCode, 200);
+    assert.equal((await call(a, 'DELETE', '/api/4.0/logout', revoked)).statusCode, 204);
+    assert.equal((await me(b, revoked)).statusCode, 401);
+    assert.equal(count(b, LISTENING), listening, 'all of the above happened while B was not listening');
+
+    // Back, and on again: B listens anew and caches again.
+    await until('B listens again', () => count(b, LISTENING) > listening);
+    const fresh = await login(a);
+    assert.equal((await me(b, fresh)).statusCode, 200);
+    await deleteSessionUnannounced(fresh);
+    assert.equal((await me(b, fresh)).statusCode, 200, 'cached again');
   });
 
   test('20 concurrent creates of one client_id, split across A and B: exactly one 200, the rest 409', async () => {
