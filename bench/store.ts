@@ -13,6 +13,7 @@ export type Counted = 'external_oauth_applications' | 'audit_events' | 'oauth_ap
 export interface StoreTarget {
   /** EOA_DATA_DIR, EOA_MASTER_KEY and (PostgreSQL) DATABASE_URL: what the service and `seed` run on. */
   env: Record<string, string>;
+  /** Rows in a table; 0 before the first seed has created the schema. */
   count(table?: Counted): Promise<number>;
   /** A read-only query, for samples; `?` placeholders on both engines. */
   rows<T>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -36,6 +37,7 @@ export async function prepareStore(db: 'sqlite' | 'postgres'): Promise<StoreTarg
     return {
       env: base,
       async count(table: Counted = 'external_oauth_applications') {
+        if (!fs.existsSync(file)) return 0;
         return (await rows<{ n: number }>(`select count(*) as n from ${table}`))[0].n;
       },
       rows,
@@ -59,6 +61,8 @@ export async function prepareStore(db: 'sqlite' | 'postgres'): Promise<StoreTarg
   return {
     env: { ...base, DATABASE_URL: url.toString() },
     async count(table: Counted = 'external_oauth_applications') {
+      const [exists] = await rows<{ name: string | null }>('select to_regclass(?) as name', [table]);
+      if (exists.name === null) return 0;
       return (await rows<{ n: number }>(`select count(*)::int as n from ${table}`))[0].n;
     },
     rows,
