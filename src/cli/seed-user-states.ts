@@ -39,9 +39,7 @@ export async function seedUserStates(store: Store, secretBox: SecretBox, options
   const apps = options.applicationIds;
   if (options.count <= 0) return [];
   if (apps.length === 0) throw new Error('user states need applications to belong to');
-  // The service makes its first admin only in a store without users: seeding users first would lock it out.
-  const existing = await store.db.selectFrom('users').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
-  if (Number(existing.n) === 0) throw new Error('seed --user-states: start the service once first (it creates its first admin only while the store has no users)');
+  await assertAdminExists(store);
   const perUser = Math.min(STATES_PER_USER, apps.length);
   const userIds = await insertUsers(store, Math.ceil(options.count / perUser), options.prefix);
   const others = apps.length - 1;
@@ -87,6 +85,37 @@ export async function seedUserStates(store: Store, secretBox: SecretBox, options
     options.onProgress?.(done, Date.now() - started);
   }
   return userIds;
+}
+
+/** The service makes its first admin only in a store without users: seeding users first would lock it out. */
+async function assertAdminExists(store: Store): Promise<void> {
+  const existing = await store.db.selectFrom('users').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+  if (Number(existing.n) === 0) throw new Error('seed --user-states: start the service once first (it creates its first admin only while the store has no users)');
+}
+
+/**
+ * `seed COUNT --user-states N`: checked before the applications are seeded (so a refusal leaves the store
+ * as it was), run after them on the applications they added.
+ */
+export async function prepareUserStateSeed(store: Store, options: { userStates: number; prefix: string }) {
+  await assertAdminExists(store);
+  const after = await lastApplicationId(store);
+  return {
+    async run(secretBox: SecretBox): Promise<void> {
+      let lastReport = 0;
+      await seedUserStates(store, secretBox, {
+        count: options.userStates,
+        applicationIds: await applicationIdsAfter(store, after),
+        prefix: options.prefix,
+        onProgress(done, elapsedMs) {
+          if (done < options.userStates && elapsedMs - lastReport < 1000) return;
+          lastReport = elapsedMs;
+          const rate = Math.round(done / Math.max(elapsedMs / 1000, 0.001));
+          process.stdout.write(`seeded ${done} / ${options.userStates} user states (${rate} per second)\n`);
+        },
+      });
+    },
+  };
 }
 
 /** `count` users with the role User, as `users` creates them; their ids in insertion order. */

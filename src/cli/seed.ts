@@ -6,7 +6,7 @@ import { loadSecretBox } from '../crypto/master-key.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
 import { nowIso } from '../store/values.ts';
 import { readArgs, wholeNumber, type CliCommand } from './args.ts';
-import { applicationIdsAfter, lastApplicationId, seedUserStates } from './seed-user-states.ts';
+import { prepareUserStateSeed } from './seed-user-states.ts';
 
 /** Rows per INSERT: 8 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
 const ROWS_PER_INSERT = 2000;
@@ -81,7 +81,7 @@ export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'> & { userSta
     const store = openStore(config);
     try {
       await migrateToLatest(store);
-      const lastBefore = await lastApplicationId(store);
+      const userStates = options.userStates > 0 ? await prepareUserStateSeed(store, options) : null;
       let lastReport = 0;
       await seedApplications(store, secretBox, {
         ...options,
@@ -92,20 +92,7 @@ export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'> & { userSta
           process.stdout.write(`seeded ${done} / ${options.count} applications (${rate} per second)\n`);
         },
       });
-      if (options.userStates > 0) {
-        lastReport = 0;
-        await seedUserStates(store, secretBox, {
-          count: options.userStates,
-          applicationIds: await applicationIdsAfter(store, lastBefore),
-          prefix: options.prefix,
-          onProgress(done, elapsedMs) {
-            if (done < options.userStates && elapsedMs - lastReport < 1000) return;
-            lastReport = elapsedMs;
-            const rate = Math.round(done / Math.max(elapsedMs / 1000, 0.001));
-            process.stdout.write(`seeded ${done} / ${options.userStates} user states (${rate} per second)\n`);
-          },
-        });
-      }
+      await userStates?.run(secretBox);
       return 0;
     } finally {
       await store.close();
