@@ -29,6 +29,10 @@ async function bench(options: BenchOptions, processes: Processes) {
     args: options,
   };
   console.log(`bench: ${options.db}, ${options.connections} connections, ${options.duration} s per phase, ${os.cpus().length} CPUs, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const [load] = os.loadavg();
+  if (load > os.cpus().length) {
+    console.log(`note: the machine is loaded (load average ${load.toFixed(1)} on ${os.cpus().length} CPUs): read the ratios to the ceiling and CPU µs per request, not requests/s`);
+  }
   const measurement = createMeasurement(options, processes);
   const store = await prepareStore(options.db);
   const run: Bench = { options, processes, measurement, store, admin: benchAdmin(), runId: randomBytes(3).toString('hex') };
