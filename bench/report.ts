@@ -50,15 +50,19 @@ export function judge(db: 'sqlite' | 'postgres', service: ServiceFigures, broker
     goals.push(throughput(list, 0.3, 'filtered list'), throughput(broker.freshRead, 0.3, 'fresh-token read'));
   }
   if (scale) {
+    // Judged on CPU µs per request: the two sizes are measured minutes apart (the seeding is between them),
+    // and a shared machine's load changes more over minutes than between a phase and its ceiling.
     const slower = (key: 'tokenRead' | 'userStatesList', what: string): Goal => {
       const small = scale.small[key];
       const large = scale.large[key];
-      const slowdown = (small.ratio ?? NaN) / (large.ratio ?? NaN);
+      const slowdown = large.cpuUs !== null && small.cpuUs !== null ? large.cpuUs / small.cpuUs : Infinity;
       return {
         rowKey: large.key,
-        goal: `${what} at ${scale.large.userStates.toLocaleString('en')} rows within ${SCALE_SLOWDOWN}× of ${scale.small.userStates.toLocaleString('en')}`,
-        short: `≤ ${SCALE_SLOWDOWN}× slower than at ${scale.small.userStates.toLocaleString('en')}`,
-        figure: `${fixed(slowdown)}× slower (${fixed(small.ratio)}× → ${fixed(large.ratio)}× ceiling; ${fixed(small.cpuUs, 0)} → ${fixed(large.cpuUs, 0)} µs CPU/req)`,
+        goal: `${what} at ${scale.large.userStates.toLocaleString('en')} rows within ${SCALE_SLOWDOWN}× of ${scale.small.userStates.toLocaleString('en')} (CPU µs/request)`,
+        short: `≤ ${SCALE_SLOWDOWN}× the CPU/request at ${scale.small.userStates.toLocaleString('en')}`,
+        figure:
+          `${fixed(slowdown)}× (${fixed(small.cpuUs, 0)} → ${fixed(large.cpuUs, 0)} µs CPU/req; ${fixed(small.ratio)}× → ${fixed(large.ratio)}× ceiling; ` +
+          `one request alone ${fixed(scale.small.alone[key], 1)} → ${fixed(scale.large.alone[key], 1)} ms)`,
         met: slowdown <= SCALE_SLOWDOWN,
       };
     };

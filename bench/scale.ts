@@ -18,6 +18,11 @@ export interface ScaleStep {
   list: Row;
   tokenRead: Row;
   userStatesList: Row;
+  /**
+   * The median time of one request alone (5 in a row, before the load), in ms: a figure even when a phase
+   * under load answers nothing in its time.
+   */
+  alone: { list: number; tokenRead: number; userStatesList: number };
   /** The service's RSS after this size's phases. */
   rssMb: number | null;
 }
@@ -70,15 +75,35 @@ async function measureAt(bench: Bench, prefix: string): Promise<ScaleStep> {
   try {
     const token = await login(service.url, bench.admin);
     const bytes = async (method: 'GET' | 'POST', url: string, json?: unknown) => (await call(service.url, method, url, { token, json })).bytes;
-    const list = await measurement.load(`scale: GET ?client_id= ${at}`, service, { method: 'GET', bytes: await bytes('GET', `${APPS}?client_id=${encodeURIComponent(clientIds[0])}`) }, { requests: listRequest(token, { ids: [], clientIds }) }, `scale-list-${applications}`);
-    const tokenBytes = await bytes('POST', `${APPS}/${encodeURIComponent(pairs[0].clientId)}/access_token`, { user_id: pairs[0].userId });
+    const listUrl = `${APPS}?client_id=${encodeURIComponent(clientIds[0])}`;
+    const tokenUrl = `${APPS}/${encodeURIComponent(pairs[0].clientId)}/access_token`;
+    const statesUrl = `${APPS}/${encodeURIComponent(shared)}/user_states?limit=100`;
+    const alone = {
+      list: await medianMs(() => call(service.url, 'GET', listUrl, { token })),
+      tokenRead: await medianMs(() => call(service.url, 'POST', tokenUrl, { token, json: { user_id: pairs[0].userId } })),
+      userStatesList: await medianMs(() => call(service.url, 'GET', statesUrl, { token })),
+    };
+    console.log(`scale: one request alone ${at}: filtered list ${alone.list.toFixed(1)} ms, token read ${alone.tokenRead.toFixed(1)} ms, user-state list ${alone.userStatesList.toFixed(1)} ms`);
+    const list = await measurement.load(`scale: GET ?client_id= ${at}`, service, { method: 'GET', bytes: await bytes('GET', listUrl) }, { requests: listRequest(token, { ids: [], clientIds }) }, `scale-list-${applications}`);
+    const tokenBytes = await bytes('POST', tokenUrl, { user_id: pairs[0].userId });
     const tokenRead = await measurement.load(`scale: POST access_token (any user) ${at}`, service, { method: 'POST', bytes: tokenBytes, requestBody: JSON.stringify({ user_id: pairs[0].userId }) }, { requests: tokenReadRequest(token, pairs) }, `scale-token-read-${userStates}`);
-    const statesBytes = await bytes('GET', `${APPS}/${encodeURIComponent(shared)}/user_states?limit=100`);
+    const statesBytes = await bytes('GET', statesUrl);
     const userStatesList = await measurement.load(`scale: GET user_states, first 100 of ${Number(sharedStates).toLocaleString('en')} ${at}`, service, { method: 'GET', bytes: statesBytes }, { requests: userStatesRequest(token, shared) }, `scale-user-states-${userStates}`);
-    return { applications, userStates, list, tokenRead, userStatesList, rssMb: rssMb(service.pid) };
+    return { applications, userStates, list, tokenRead, userStatesList, alone, rssMb: rssMb(service.pid) };
   } finally {
     await service.stop();
   }
+}
+
+/** The median of 5 runs of `request` one after another, in ms. */
+async function medianMs(request: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = process.hrtime.bigint();
+    await request();
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  return times.sort((a, b) => a - b)[2];
 }
 
 /** Random (user, application) pairs that have a state: what the token reads pick from. */
