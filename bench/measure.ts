@@ -25,6 +25,8 @@ export interface Row {
   errors: number;
   /** Server CPU time (user + system) per answered request, in microseconds: robust to a busy machine. */
   cpuUs: number | null;
+  /** PostgreSQL: its backends' CPU time per answered request (work the server's own figure leaves out). */
+  dbCpuUs?: number | null;
   /** The ceiling (same method and body size) measured just before this phase. */
   ceiling: Ceiling | null;
   /** requests/s ÷ the ceiling's requests/s. */
@@ -50,7 +52,7 @@ export interface Measurement {
   /** Prints the numbered label of the next phase; its figures follow on the same line. */
   progress(label: string, seconds: number): void;
   /** Runs autocannon against `pid`'s server and the CPU it spent per answered request. */
-  measured(pid: number, options: Options): Promise<{ result: Result; cpuUs: number | null }>;
+  measured(pid: number, options: Options, databasePids?: () => Promise<number[]>): Promise<{ result: Result; cpuUs: number | null; dbCpuUs: number | null }>;
   /** Turns a result into a row and prints its figures (the row is not recorded). */
   toRow(phase: string, result: Result, ceiling: Ceiling | null, cpuUs?: number | null, key?: string): Row;
   /** Unmeasured load, so that V8 has compiled the hot paths before the clock starts (as in production). */
@@ -103,12 +105,23 @@ export function createMeasurement(options: BenchOptions, processes: Processes): 
       process.stdout.write(`[${String(phaseNumber).padStart(2)}] ${label.padEnd(52)} ${seconds} s … `);
     },
 
-    async measured(pid, autocannonOptions) {
+    async measured(pid, autocannonOptions, databasePids) {
+      const cpuOf = async () => new Map((await (databasePids?.() ?? Promise.resolve([]))).map((p) => [p, cpuUsOf(p) ?? 0]));
+      const dbBefore = await cpuOf();
       const before = cpuUsOf(pid);
       const result = await autocannon(autocannonOptions);
       const after = cpuUsOf(pid);
+      const dbAfter = await cpuOf();
       const answered = result.requests.total;
-      return { result, cpuUs: before === null || after === null || answered === 0 ? null : (after - before) / answered };
+      // A backend that appeared during the phase counts whole; one that ended during it is lost (rare: the
+      // pool has grown in the warm-up).
+      let db = 0;
+      for (const [p, cpu] of dbAfter) db += cpu - (dbBefore.get(p) ?? 0);
+      return {
+        result,
+        cpuUs: before === null || after === null || answered === 0 ? null : (after - before) / answered,
+        dbCpuUs: databasePids === undefined || dbAfter.size === 0 || answered === 0 ? null : db / answered,
+      };
     },
 
     toRow(phase, result, ceiling, cpuUs = null, key) {
@@ -155,8 +168,9 @@ export function createMeasurement(options: BenchOptions, processes: Processes): 
       await measurement.warmUp({ ...autocannonOptions, url: service.url });
       const ceiling = shape ? await measurement.ceiling(shape) : null;
       measurement.progress(phase, options.duration);
-      const { result, cpuUs } = await measurement.measured(service.pid, { ...run, ...autocannonOptions, url: service.url });
-      const row = { ...measurement.toRow(phase, result, ceiling, cpuUs, key), rssMb: rssMb(service.pid) };
+      const { result, cpuUs, dbCpuUs } = await measurement.measured(service.pid, { ...run, ...autocannonOptions, url: service.url }, service.databasePids);
+      const row = { ...measurement.toRow(phase, result, ceiling, cpuUs, key), ...(dbCpuUs === null ? {} : { dbCpuUs }), rssMb: rssMb(service.pid) };
+      if (dbCpuUs !== null) process.stdout.write(`     PostgreSQL backends: ${Math.round(dbCpuUs)} µs CPU/req\n`);
       rows.push(row);
       return row;
     },

@@ -31,8 +31,9 @@ export interface Probe {
   post: Shape;
 }
 
-export function startBenchService(bench: Bench, extra?: Record<string, string>): Promise<Child> {
-  return startService(bench.processes, bench.store.env, bench.admin, extra);
+export async function startBenchService(bench: Bench, extra?: Record<string, string>): Promise<Child> {
+  const service = await startService(bench.processes, bench.store.env, bench.admin, extra);
+  return { ...service, databasePids: () => bench.store.backendPids() };
 }
 
 /** The sample of applications, and the answer sizes the ceiling has to match, from the real service. */

@@ -11,6 +11,8 @@ import { ROOT } from './options.ts';
 export interface Child {
   pid: number;
   url: string;
+  /** The database's processes working for this one (PostgreSQL backends), whose CPU counts too. */
+  databasePids?: () => Promise<number[]>;
   output(): string;
   stop(): Promise<void>;
 }

@@ -22,7 +22,8 @@ const RSS_LIMIT_MB = 250;
 const SCALE_SLOWDOWN = 1.5;
 
 const fixed = (n: number | null | undefined, digits = 2) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
-const cpuBeside = (row: Row) => `${fixed(row.cpuUs, 0)} µs CPU/req (ceiling ${fixed(row.ceiling?.cpuUs, 0)})`;
+const cpuBeside = (row: Row) =>
+  `${fixed(row.cpuUs, 0)} µs CPU/req (ceiling ${fixed(row.ceiling?.cpuUs, 0)})${row.dbCpuUs == null ? '' : ` + ${fixed(row.dbCpuUs, 0)} µs in PostgreSQL`}`;
 
 /** requests/s at least `share` of the ceiling's. */
 function throughput(row: Row, share: number, what: string): Goal {
@@ -50,18 +51,21 @@ export function judge(db: 'sqlite' | 'postgres', service: ServiceFigures, broker
     goals.push(throughput(list, 0.3, 'filtered list'), throughput(broker.freshRead, 0.3, 'fresh-token read'));
   }
   if (scale) {
-    // Judged on CPU µs per request: the two sizes are measured minutes apart (the seeding is between them),
-    // and a shared machine's load changes more over minutes than between a phase and its ceiling.
+    // Judged on CPU µs per request, the service's and (PostgreSQL) its backends': the two sizes are measured
+    // minutes apart (the seeding is between them), and a shared machine's load changes more over minutes
+    // than between a phase and its ceiling.
+    const cpu = (row: Row) => (row.cpuUs === null ? null : row.cpuUs + (row.dbCpuUs ?? 0));
     const slower = (key: 'tokenRead' | 'userStatesList', what: string): Goal => {
       const small = scale.small[key];
       const large = scale.large[key];
-      const slowdown = large.cpuUs !== null && small.cpuUs !== null ? large.cpuUs / small.cpuUs : Infinity;
+      const [before, after] = [cpu(small), cpu(large)];
+      const slowdown = before !== null && after !== null ? after / before : Infinity;
       return {
         rowKey: large.key,
         goal: `${what} at ${scale.large.userStates.toLocaleString('en')} rows within ${SCALE_SLOWDOWN}× of ${scale.small.userStates.toLocaleString('en')} (CPU µs/request)`,
         short: `≤ ${SCALE_SLOWDOWN}× the CPU/request at ${scale.small.userStates.toLocaleString('en')}`,
         figure:
-          `${fixed(slowdown)}× (${fixed(small.cpuUs, 0)} → ${fixed(large.cpuUs, 0)} µs CPU/req; ${fixed(small.ratio)}× → ${fixed(large.ratio)}× ceiling; ` +
+          `${fixed(slowdown)}× (${fixed(before, 0)} → ${fixed(after, 0)} µs CPU/req${large.dbCpuUs == null ? '' : ', service and database'}; ${fixed(small.ratio)}× → ${fixed(large.ratio)}× ceiling; ` +
           `one request alone ${fixed(scale.small.alone[key], 1)} → ${fixed(scale.large.alone[key], 1)} ms)`,
         met: slowdown <= SCALE_SLOWDOWN,
       };
@@ -105,14 +109,14 @@ const mark = (met: boolean) => (met ? 'pass' : '**miss**');
 export function printTable(rows: Row[], goals: Goal[]) {
   const beside = (row: Row) => goals.filter((g) => g.rowKey !== undefined && g.rowKey === row.key && !g.standing);
   const lines = [
-    '| phase | requests/s | p50 ms | p99 ms | non-2xx | × ceiling req/s | × ceiling p99 | CPU µs/req | × ceiling CPU | RSS MB | goal |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| phase | requests/s | p50 ms | p99 ms | non-2xx | × ceiling req/s | × ceiling p99 | CPU µs/req | × ceiling CPU | DB CPU µs/req | RSS MB | goal |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows.map((r) => {
       const own = beside(r);
       return (
         `| ${r.phase.startsWith('  ') ? '&nbsp;&nbsp;' : ''}${r.phase.trim()} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors} | ` +
         `${r.ratio === null ? '' : fixed(r.ratio)} | ${r.p99Ratio === null ? '' : fixed(r.p99Ratio)} | ${r.cpuUs === null ? '' : fixed(r.cpuUs, 0)} | ` +
-        `${r.cpuRatio === null ? '' : fixed(r.cpuRatio)} | ${r.rssMb == null ? '' : fixed(r.rssMb, 0)} | ` +
+        `${r.cpuRatio === null ? '' : fixed(r.cpuRatio)} | ${r.dbCpuUs == null ? '' : fixed(r.dbCpuUs, 0)} | ${r.rssMb == null ? '' : fixed(r.rssMb, 0)} | ` +
         `${own.map((g) => `${g.short ?? g.goal}: ${mark(g.met)}`).join('; ')} |`
       );
     }),

@@ -17,6 +17,8 @@ export interface StoreTarget {
   count(table?: Counted): Promise<number>;
   /** A read-only query, for samples; `?` placeholders on both engines. */
   rows<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** PostgreSQL: the pids of the backends serving this database (the service's pool); SQLite: none. */
+  backendPids(): Promise<number[]>;
   dispose(): Promise<void>;
 }
 
@@ -41,6 +43,9 @@ export async function prepareStore(db: 'sqlite' | 'postgres'): Promise<StoreTarg
         return (await rows<{ n: number }>(`select count(*) as n from ${table}`))[0].n;
       },
       rows,
+      async backendPids() {
+        return [];
+      },
       async dispose() {
         fs.rmSync(dataDir, { recursive: true, force: true });
       },
@@ -54,6 +59,9 @@ export async function prepareStore(db: 'sqlite' | 'postgres'): Promise<StoreTarg
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 1 });
+  // An idle connection ended from outside (the database dropped with force, a restart) is not the bench's
+  // failure: the next query opens another.
+  pool.on('error', () => {});
   const rows = async <T>(sql: string, params: unknown[] = []) => {
     let n = 0;
     return (await pool.query(sql.replace(/\?/g, () => `$${++n}`), params)).rows as T[];
@@ -66,6 +74,10 @@ export async function prepareStore(db: 'sqlite' | 'postgres'): Promise<StoreTarg
       return (await rows<{ n: number }>(`select count(*)::int as n from ${table}`))[0].n;
     },
     rows,
+    async backendPids() {
+      const found = await rows<{ pid: number }>('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+      return found.map((r) => r.pid);
+    },
     async dispose() {
       await pool.end();
       await admin.query(`drop database if exists ${name} with (force)`);
