@@ -6,6 +6,7 @@ import { loadSecretBox } from '../crypto/master-key.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
 import { nowIso } from '../store/values.ts';
 import { readArgs, wholeNumber, type CliCommand } from './args.ts';
+import { prepareUserStateSeed } from './seed-user-states.ts';
 
 /** Rows per INSERT: 8 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
 const ROWS_PER_INSERT = 2000;
@@ -56,27 +57,31 @@ export async function seedApplications(store: Store, secretBox: SecretBox, optio
   }
 }
 
-export const SEED_USAGE = `usage: external-oauth-apps seed [COUNT] [--prefix PREFIX]
+export const SEED_USAGE = `usage: external-oauth-apps seed [COUNT] [--prefix PREFIX] [--user-states N]
 
-Loads COUNT (default 1,000,000) generated applications, for benchmarks.`;
+Loads COUNT (default 1,000,000) generated applications, for benchmarks; with --user-states, also N users'
+tokens for them (N / 10 new users, each connected to the first new application and 9 others).`;
 
-/** `external-oauth-apps seed [COUNT] [--prefix PREFIX]`: COUNT defaults to 1,000,000. */
-export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'>> = {
+/** `external-oauth-apps seed [COUNT] [--prefix PREFIX] [--user-states N]`: COUNT defaults to 1,000,000. */
+export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'> & { userStates: number }> = {
   usage: SEED_USAGE,
   parse(args) {
-    const read = readArgs(args, { prefix: { type: 'string' } }, { min: 0, max: 1 });
+    const read = readArgs(args, { prefix: { type: 'string' }, 'user-states': { type: 'string' } }, { min: 0, max: 1 });
     if (read.kind !== 'ok') return read;
     const count = wholeNumber('COUNT', read.positionals[0], 1_000_000, 1, 100_000_000);
     if (typeof count === 'string') return { kind: 'error', message: count };
+    const userStates = wholeNumber('--user-states', read.values['user-states'] as string | undefined, 0, 0, 100_000_000);
+    if (typeof userStates === 'string') return { kind: 'error', message: userStates };
     const prefix = read.values.prefix;
     if (prefix === '') return { kind: 'error', message: '--prefix needs a value' };
-    return { kind: 'ok', options: { count, prefix: typeof prefix === 'string' ? prefix : `seed-${randomBytes(3).toString('hex')}-` } };
+    return { kind: 'ok', options: { count, userStates, prefix: typeof prefix === 'string' ? prefix : `seed-${randomBytes(3).toString('hex')}-` } };
   },
   async run(config, options) {
     const secretBox = loadSecretBox(config.masterKey, config.dataDir);
     const store = openStore(config);
     try {
       await migrateToLatest(store);
+      const userStates = options.userStates > 0 ? await prepareUserStateSeed(store, options) : null;
       let lastReport = 0;
       await seedApplications(store, secretBox, {
         ...options,
@@ -87,6 +92,7 @@ export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'>> = {
           process.stdout.write(`seeded ${done} / ${options.count} applications (${rate} per second)\n`);
         },
       });
+      await userStates?.run(secretBox);
       return 0;
     } finally {
       await store.close();
