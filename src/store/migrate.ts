@@ -5,6 +5,7 @@ import { initialMigration } from './migrations/001-initial.ts';
 import { oauthProvidersMigration } from './migrations/002-oauth-providers.ts';
 import { oauthTokenStateMigration } from './migrations/003-oauth-token-state.ts';
 import { auditEventsMigration } from './migrations/004-audit-events.ts';
+import { userStatesByApplicationMigration } from './migrations/005-user-states-by-application.ts';
 
 /** Migrations in order; names sort, and a name once released never changes. */
 function migrationsFor(store: Store): Record<string, Migration> {
@@ -13,6 +14,7 @@ function migrationsFor(store: Store): Record<string, Migration> {
     '002-oauth-providers': oauthProvidersMigration(store.engine),
     '003-oauth-token-state': oauthTokenStateMigration(store.engine),
     '004-audit-events': auditEventsMigration(store.engine),
+    '005-user-states-by-application': userStatesByApplicationMigration(),
   };
 }
 

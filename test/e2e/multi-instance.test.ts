@@ -101,7 +101,7 @@ describe('several instances on one PostgreSQL database and Redis', { skip: POSTG
 
   test('instances started together migrated once and created one first admin', async () => {
     const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(store.db);
-    assert.deepEqual(migrations.rows.map((r) => r.name), ['001-initial', '002-oauth-providers', '003-oauth-token-state', '004-audit-events']);
+    assert.deepEqual(migrations.rows.map((r) => r.name), ['001-initial', '002-oauth-providers', '003-oauth-token-state', '004-audit-events', '005-user-states-by-application']);
     assert.equal(await createRepositories(store.db).users.count(), 1);
     for (const server of [a, b, c]) {
       assert.doesNotMatch(server.output(), /First start|client_secret:/);

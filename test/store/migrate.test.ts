@@ -12,7 +12,7 @@ import { POSTGRES_ONLY, testDatabaseUrl } from '../helpers/database.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Every migration, in order: a new one is added here. */
-const ALL_MIGRATIONS = ['001-initial', '002-oauth-providers', '003-oauth-token-state', '004-audit-events'];
+const ALL_MIGRATIONS = ['001-initial', '002-oauth-providers', '003-oauth-token-state', '004-audit-events', '005-user-states-by-application'];
 const TABLES = ['users', 'roles', 'user_roles', 'credentials_api3', 'sessions', 'external_oauth_applications', 'oauth_application_user_states', 'oauth_pending_authorizations', 'audit_events'];
 
 async function freshStore(database: Partial<{ poolMax: number; statementTimeoutMs: number }> = {}, databaseUrl?: string | null): Promise<Store> {
@@ -47,6 +47,36 @@ describe(`migrations (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'SQLite'}
       }
       const roles = await store.db.selectFrom('roles').select(['id', 'name']).orderBy('id').execute();
       assert.deepEqual(roles.map((r) => [String(r.id), r.name]), [['1', 'Admin'], ['2', 'User']]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("an application's user states page in user order from an index, without sorting them all", async () => {
+    const store = await freshStore();
+    try {
+      await migrateToLatest(store);
+      // The status list's and the application revocation's shape: one application, in user order, a page.
+      const page = sql`select user_id from oauth_application_user_states where oauth_application_id = 1 order by user_id limit 100`;
+      if (store.engine === 'sqlite') {
+        const plan = await sql<{ detail: string }>`explain query plan ${page}`.execute(store.db);
+        const steps = plan.rows.map((r) => r.detail).join('; ');
+        assert.match(steps, /USING (COVERING )?INDEX oauth_application_user_states_app_user_idx/, steps);
+        assert.doesNotMatch(steps, /TEMP B-TREE/, steps);
+      } else {
+        // On an empty table the planner would scan it; forbid that to see which index it would take.
+        const plan = await store.db.connection().execute(async (connection) => {
+          await sql`set enable_seqscan = off`.execute(connection);
+          try {
+            return await sql<{ 'QUERY PLAN': string }>`explain ${page}`.execute(connection);
+          } finally {
+            await sql`reset enable_seqscan`.execute(connection);
+          }
+        });
+        const steps = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+        assert.match(steps, /oauth_application_user_states_app_user_idx/, steps);
+        assert.doesNotMatch(steps, /\bSort\b/, steps);
+      }
     } finally {
       await store.close();
     }
