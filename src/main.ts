@@ -139,15 +139,26 @@ async function main(argv: string[]): Promise<number> {
   return runCommand(known, rest, () => (loaded = loadConfig()));
 }
 
+/** process.exit drops what a pipe has not taken yet (a long `doctor --verbose` would be cut): flush first. */
+function exitWhenFlushed(code: number) {
+  let pending = 2;
+  const flushed = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) exitWhenFlushed(code);
   },
   (error) => {
     const failure = describeStartupFailure(error, loaded);
     if (failure) process.stderr.write(`${failure.message}\n`);
     // Not one we know: a bug, and its stack is what a report of it needs.
     else process.stderr.write(`${PROGRAM}: unexpected error: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(failure ? failure.code : EXIT.failure);
+    exitWhenFlushed(failure ? failure.code : EXIT.failure);
   },
 );
