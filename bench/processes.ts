@@ -26,7 +26,7 @@ export interface Admin {
 export interface Processes {
   /** Starts a long-running process and waits until its output matches `ready` (group 1 is its URL). */
   start(label: string, argv: string[], env: Record<string, string>, ready: RegExp): Promise<Child>;
-  /** Runs a command to its end, handing each line of its standard output to `onLine`. */
+  /** Runs a command to its end, handing each line it writes (stdout and stderr) to `onLine`. */
   runToEnd(argv: string[], env: Record<string, string>, onLine: (line: string) => void): Promise<void>;
   /** Stops whatever is still running (a failed or interrupted run). */
   stopAll(): void;
@@ -82,13 +82,21 @@ export function createProcesses(): Processes {
       const child = spawn(process.execPath, argv, { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
       children.add(child);
       let errors = '';
-      let pending = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        const lines = (pending + chunk.toString()).split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) if (line) onLine(line);
+      // Results come on stdout and progress on stderr (src/cli/progress.ts): both are shown as they come.
+      const linesOf = () => {
+        let pending = '';
+        return (chunk: Buffer) => {
+          const lines = (pending + chunk.toString()).split('\n');
+          pending = lines.pop() ?? '';
+          for (const line of lines) if (line) onLine(line);
+        };
+      };
+      child.stdout!.on('data', linesOf());
+      const stderrLines = linesOf();
+      child.stderr!.on('data', (chunk: Buffer) => {
+        errors += chunk;
+        stderrLines(chunk);
       });
-      child.stderr!.on('data', (chunk: Buffer) => (errors += chunk));
       const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => (children.delete(child), resolve(c))));
       if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}:\n${errors}`);
     },

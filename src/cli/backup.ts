@@ -120,13 +120,17 @@ function fsyncFile(file: string) {
 export const BACKUP_USAGE = `usage: external-oauth-apps backup FILE
 
 Writes a consistent snapshot of the SQLite store to FILE (a new file, created with mode 0600; an
-existing path is never overwritten). A FILE that starts with "-" is given after "--".`;
+existing path is never overwritten). A FILE that starts with "-" is given after "--".
+The copy is one step (one read transaction), so there is no progress to show.
+
+Exit code: 0 written, 1 failed (nothing left behind), 2 bad command line or FILE exists.`;
 
 /** `backup FILE`: prints what was copied; the master key is not in the copy and must be kept apart. */
 export const backupCommand: CliCommand<{ file: string }> = {
+  name: 'backup',
   usage: BACKUP_USAGE,
   parse(args) {
-    const read = readArgs(args, {}, { min: 1, max: 1 });
+    const read = readArgs(args, {}, { min: 1, max: 1, name: 'FILE' });
     return read.kind === 'ok' ? { kind: 'ok', options: { file: read.positionals[0] } } : read;
   },
   async run(config, { file }) {

@@ -7,14 +7,16 @@ import { createRepositories } from '../store/repositories.ts';
 import { replaceSealedValue } from '../store/sealed-values.ts';
 import { storedSecrets, type StoredSecret } from '../services/stored-secrets.ts';
 import { USAGE_EXIT, readArgs, runCommand, wholeNumber, type CliCommand } from './args.ts';
+import { countStoredSecrets } from './count-stored-secrets.ts';
+import { startProgress } from './progress.ts';
 
 export interface RotationOptions {
   /** Rows read and re-sealed per transaction. */
   batchSize: number;
   /** Pause between batches, to spread the load on a busy database. */
   pauseMs: number;
-  /** Called after every committed batch (progress lines); never receives a secret. */
-  onBatch?: (progress: RotationReport) => void;
+  /** Called after every committed batch with the values looked at in this pass so far; never a secret. */
+  onBatch?: (progress: RotationReport, examinedThisPass: number) => void;
 }
 
 export interface RotationReport {
@@ -60,6 +62,7 @@ export async function rotateKeys(store: Store, box: SecretBox, options: Rotation
     report.passes = pass;
     report.unreadable = [];
     const changedBefore = report.changedConcurrently;
+    const examinedBefore = report.examined;
     for await (const batch of storedSecrets(repos, options.batchSize)) {
       const work = reseal(batch, box, report);
       if (work.length > 0) {
@@ -70,7 +73,7 @@ export async function rotateKeys(store: Store, box: SecretBox, options: Rotation
           }
         });
       }
-      options.onBatch?.(report);
+      options.onBatch?.(report, report.examined - examinedBefore);
       if (options.pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, options.pauseMs));
     }
     // Only a lost compare-and-set can leave work behind in the part already walked.
@@ -112,14 +115,21 @@ async function countRemaining(batches: AsyncGenerator<StoredSecret[]>, box: Secr
   return remaining;
 }
 
+/** Unreadable rows named by default: a store under a lost key must not print a line per row. */
+const MAX_UNREADABLE_LISTED = 10;
+
 /** The lines the command prints: counts and key ids, never a secret. */
-export function describeRotation(report: RotationReport): string {
+export function describeRotation(report: RotationReport, listAll = false): string {
   const lines = [
     `active key: ${report.activeKeyId}`,
     `examined ${report.examined}, re-sealed ${report.resealed}, already current ${report.current}, ` +
       `changed by the service meanwhile ${report.changedConcurrently}, passes ${report.passes}`,
   ];
-  for (const row of report.unreadable) lines.push(`unreadable with the configured keys: ${row}`);
+  const listed = listAll ? report.unreadable : report.unreadable.slice(0, MAX_UNREADABLE_LISTED);
+  for (const row of listed) lines.push(`unreadable with the configured keys: ${row}`);
+  if (listed.length < report.unreadable.length) {
+    lines.push(`... and ${report.unreadable.length - listed.length} more unreadable (--verbose lists all; doctor counts them by key id)`);
+  }
   if (report.unreadable.length === 0 && report.remaining === 0) {
     lines.push('every stored secret is sealed under the active key: older keys can now be removed from EOA_MASTER_KEY');
   } else {
@@ -131,23 +141,32 @@ export function describeRotation(report: RotationReport): string {
   return lines.join('\n');
 }
 
-export const KEYS_USAGE = `usage: external-oauth-apps keys rotate [--batch-size N] [--pause-ms N]
+export const KEYS_USAGE = `usage: external-oauth-apps keys rotate [--batch-size N] [--pause-ms N] [--verbose]
 
 Re-seals every stored secret under the active (first) key of EOA_MASTER_KEY, while the service serves.
+Progress goes to stderr; the result (counts, never a secret) to stdout.
   --batch-size N   rows per transaction, 1 to 10000 (default 100)
-  --pause-ms N     pause between batches, 0 to 60000 (default 0)`;
+  --pause-ms N     pause between batches, 0 to 60000 (default 0)
+  --verbose        list every value no configured key opens, not only the first ${MAX_UNREADABLE_LISTED}
+
+Exit code: 0 every stored secret is under the active key, 1 some are not (run it again, see the output),
+2 bad command line or no EOA_MASTER_KEY.`;
+
+type KeysOptions = { batchSize: number; pauseMs: number; verbose: boolean };
 
 /** `keys rotate [--batch-size N] [--pause-ms N]`; exit code 0 only when nothing is left under an old key. */
-export const keysRotateCommand: CliCommand<{ batchSize: number; pauseMs: number }> = {
+export const keysRotateCommand: CliCommand<KeysOptions> = {
+  name: 'keys',
   usage: KEYS_USAGE,
   parse(args) {
-    const read = readArgs(args, { 'batch-size': { type: 'string' }, 'pause-ms': { type: 'string' } }, { min: 1, max: 1 });
+    const options = { 'batch-size': { type: 'string' }, 'pause-ms': { type: 'string' }, verbose: { type: 'boolean' } } as const;
+    const read = readArgs(args, options, { min: 1, max: 1, name: 'command: keys rotate' });
     if (read.kind !== 'ok') return read;
-    if (read.positionals[0] !== 'rotate') return { kind: 'error', message: `unknown keys command: ${read.positionals[0]}` };
+    if (read.positionals[0] !== 'rotate') return { kind: 'error', message: `unknown command ${read.positionals[0]}; the one keys command is rotate` };
     const batchSize = wholeNumber('--batch-size', read.values['batch-size'], 100, 1, 10_000);
     const pauseMs = wholeNumber('--pause-ms', read.values['pause-ms'], 0, 0, 60_000);
     for (const value of [batchSize, pauseMs]) if (typeof value === 'string') return { kind: 'error', message: value };
-    return { kind: 'ok', options: { batchSize: batchSize as number, pauseMs: pauseMs as number } };
+    return { kind: 'ok', options: { batchSize: batchSize as number, pauseMs: pauseMs as number, verbose: read.values.verbose === true } };
   },
   async run(config, options) {
     if (config.masterKey === null) {
@@ -159,11 +178,24 @@ export const keysRotateCommand: CliCommand<{ batchSize: number; pauseMs: number 
     const store = openStore(config);
     try {
       await migrateToLatest(store);
+      const total = await countStoredSecrets(store);
+      const label = (pass: number) => (pass === 1 ? 're-sealing stored secrets' : `re-sealing stored secrets, pass ${pass} (values the service changed meanwhile)`);
+      let pass = 1;
+      let progress = startProgress({ label: label(pass), total, unit: 'values' });
       const report = await rotateKeys(store, box, {
-        ...options,
-        onBatch: (progress) => process.stdout.write(`batch: examined ${progress.examined}, re-sealed ${progress.resealed}\n`),
+        batchSize: options.batchSize,
+        pauseMs: options.pauseMs,
+        onBatch: (current, examinedThisPass) => {
+          if (current.passes !== pass) {
+            progress.finish();
+            pass = current.passes;
+            progress = startProgress({ label: label(pass), total, unit: 'values' });
+          }
+          progress.update(examinedThisPass);
+        },
       });
-      process.stdout.write(`${describeRotation(report)}\n`);
+      progress.finish();
+      process.stdout.write(`${describeRotation(report, options.verbose)}\n`);
       return report.remaining === 0 && report.unreadable.length === 0 ? 0 : 1;
     } finally {
       await store.close();

@@ -3,6 +3,7 @@ import type { Store } from '../store/database.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { userStateTokenAad } from '../services/user-states.ts';
 import { fromBool, idString, nowIso } from '../store/values.ts';
+import { startProgress } from './progress.ts';
 
 /** Rows per INSERT: 10 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
 const ROWS_PER_INSERT = 2000;
@@ -102,18 +103,14 @@ export async function prepareUserStateSeed(store: Store, options: { userStates: 
   const after = await lastApplicationId(store);
   return {
     async run(secretBox: SecretBox): Promise<void> {
-      let lastReport = 0;
+      const progress = startProgress({ label: 'seeding user states', total: options.userStates, unit: 'user states' });
       await seedUserStates(store, secretBox, {
         count: options.userStates,
         applicationIds: await applicationIdsAfter(store, after),
         prefix: options.prefix,
-        onProgress(done, elapsedMs) {
-          if (done < options.userStates && elapsedMs - lastReport < 1000) return;
-          lastReport = elapsedMs;
-          const rate = Math.round(done / Math.max(elapsedMs / 1000, 0.001));
-          process.stdout.write(`seeded ${done} / ${options.userStates} user states (${rate} per second)\n`);
-        },
+        onProgress: (done) => progress.update(done),
       });
+      progress.finish(options.userStates);
     },
   };
 }

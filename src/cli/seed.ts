@@ -7,6 +7,7 @@ import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
 import { nowIso } from '../store/values.ts';
 import { readArgs, wholeNumber, type CliCommand } from './args.ts';
 import { prepareUserStateSeed } from './seed-user-states.ts';
+import { startProgress } from './progress.ts';
 
 /** Rows per INSERT: 8 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
 const ROWS_PER_INSERT = 2000;
@@ -64,6 +65,7 @@ tokens for them (N / 10 new users, each connected to the first new application a
 
 /** `external-oauth-apps seed [COUNT] [--prefix PREFIX] [--user-states N]`: COUNT defaults to 1,000,000. */
 export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'> & { userStates: number }> = {
+  name: 'seed',
   usage: SEED_USAGE,
   parse(args) {
     const read = readArgs(args, { prefix: { type: 'string' }, 'user-states': { type: 'string' } }, { min: 0, max: 1 });
@@ -82,17 +84,12 @@ export const seedCommand: CliCommand<Omit<SeedOptions, 'onProgress'> & { userSta
     try {
       await migrateToLatest(store);
       const userStates = options.userStates > 0 ? await prepareUserStateSeed(store, options) : null;
-      let lastReport = 0;
-      await seedApplications(store, secretBox, {
-        ...options,
-        onProgress(done, elapsedMs) {
-          if (done < options.count && elapsedMs - lastReport < 1000) return;
-          lastReport = elapsedMs;
-          const rate = Math.round(done / Math.max(elapsedMs / 1000, 0.001));
-          process.stdout.write(`seeded ${done} / ${options.count} applications (${rate} per second)\n`);
-        },
-      });
+      const progress = startProgress({ label: 'seeding applications', total: options.count, unit: 'applications' });
+      await seedApplications(store, secretBox, { ...options, onProgress: (done) => progress.update(done) });
+      progress.finish(options.count);
       await userStates?.run(secretBox);
+      // stdout holds the result alone, for a script (bench/) to read.
+      process.stdout.write(`seeded ${options.count} applications, names ${options.prefix}1 to ${options.prefix}${options.count}${userStates ? `, and ${options.userStates} user states` : ''}\n`);
       return 0;
     } finally {
       await store.close();

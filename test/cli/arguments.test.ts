@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
 import { ROOT, runCli } from '../reliability/support.ts';
+import { cli, cliAll } from './cli-process.ts';
 import { KEY_FILE_NAME } from '../../src/crypto/master-key.ts';
 import { SQLITE_FILE_NAME } from '../../src/store/database.ts';
 
@@ -28,35 +29,78 @@ function snapshot(file: string) {
 }
 
 describe('command line', () => {
-  test('--help on every subcommand prints its usage, exits 0 and does nothing, not even read the configuration', async () => {
+  test('no command prints the usage on stdout and exits 1, like git and npm; it starts nothing', async () => {
     const dataDir = path.join(makeDataDir(), 'never-created');
-    for (const command of SUBCOMMANDS) {
-      for (const help of command[0] === 'backup' ? ['--help', '-h'] : ['--help']) {
-        // A configuration that would fail to load: --help must not get that far.
-        const run = await runCli([...command, help], { EOA_DATA_DIR: dataDir, EOA_MASTER_KEY: 'not-a-key', PORT: 'x' }).done;
-        assert.equal(run.code, 0, `${command.join(' ')} ${help}: ${run.stdout}${run.stderr}`);
-        assert.match(run.stdout, new RegExp(`^usage: external-oauth-apps ${command[0]}`), command.join(' '));
-        assert.equal(run.stderr, '');
-      }
+    const run = await cli([], { EOA_DATA_DIR: dataDir }).done;
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /^usage: external-oauth-apps <command>/);
+    for (const command of ['serve', 'migrate', 'doctor', 'keys rotate', 'backup FILE', 'seed']) assert.ok(run.stdout.includes(`\n  ${command}`), command);
+    assert.equal(run.stderr, '');
+    assert.equal(fs.existsSync(dataDir), false, 'no store was opened');
+  });
+
+  test('--help, -h and help COMMAND print a usage on stdout and exit 0, without reading the configuration', async () => {
+    const dataDir = path.join(makeDataDir(), 'never-created');
+    // A configuration that would fail to load: --help must not get that far.
+    const env = { EOA_DATA_DIR: dataDir, EOA_MASTER_KEY: 'not-a-key', PORT: 'x' };
+    const cases = [
+      ...SUBCOMMANDS.map((command) => [...command, '--help']),
+      // -h is read by the same code for every subcommand (args.ts): a few stand for all.
+      ['backup', '-h'],
+      ['keys', 'rotate', '-h'],
+      ['serve', '-h'],
+      ['help', 'seed'],
+      ['--help'],
+      ['-h'],
+      ['help'],
+    ];
+    const runs = await cliAll(cases, env);
+    for (const [i, run] of runs.entries()) {
+      const args = cases[i];
+      assert.equal(run.code, 0, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+      const command = args[0] === 'help' ? args[1] : args[0].startsWith('-') ? undefined : args[0];
+      assert.match(run.stdout, new RegExp(`^usage: external-oauth-apps ${command ?? '<command>'}`), args.join(' '));
+      assert.equal(run.stderr, '');
     }
     assert.equal(fs.existsSync(dataDir), false, 'no data directory was created');
     assert.equal(fs.existsSync(path.join(ROOT, '--help')), false, 'no file named --help was written');
+    const version = await cli(['--version'], env).done;
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 
-  test('an unknown option, or an argument that starts with "-", is an error with exit code 2 on every subcommand', async () => {
+  test('serve --help lists the exit codes of start-up failures', async () => {
+    const run = await cli(['serve', '--help'], {}).done;
+    for (const [code, what] of [[0, 'SIGTERM'], [2, 'bad command line'], [3, 'configuration'], [4, 'master key'], [5, 'database'], [6, 'listen'], [7, 'data directory']] as const) {
+      assert.match(run.stdout, new RegExp(`^ {2}${code} {2}.*${what}`, 'm'), `${code} ${what}`);
+    }
+  });
+
+  test('an unknown option, or an argument that starts with "-", is one line naming it and --help, exit code 2, on every subcommand', async () => {
     const dataDir = path.join(makeDataDir(), 'never-created');
-    const cases = [
-      ...SUBCOMMANDS.map((command) => [...command, '--bogus']),
-      ['backup', '-o'],
-      ['backup', '--', '--help', 'extra'],
-      ['seed', '-5'],
-      ['keys', 'spin'],
-      ['--bogus'],
+    const cases: Array<[string[], string]> = [
+      ...SUBCOMMANDS.map((command): [string[], string] => [[...command, '--bogus'], 'unknown option --bogus']),
+      [['backup', '-o'], 'unknown option -o'],
+      [['backup', '--', '--help', 'extra'], 'unexpected argument: extra'],
+      [['backup'], 'missing FILE'],
+      [['seed', '-5'], 'unknown option -5'],
+      [['seed', 'many'], 'COUNT needs a whole number'],
+      [['keys', 'rotate', '--pause-ms'], 'option --pause-ms needs a value'],
+      [['doctor', '--verbose=yes'], 'option --verbose takes no value'],
+      [['keys', 'spin'], 'unknown command spin'],
+      [['--bogus'], 'unknown option --bogus'],
+      [['frob'], 'unknown command frob'],
     ];
-    for (const args of cases) {
-      const run = await runCli(args, { EOA_DATA_DIR: dataDir, EOA_MASTER_KEY: TEST_MASTER_KEY }).done;
-      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
-      assert.match(run.stderr, /usage: external-oauth-apps/, args.join(' '));
+    const runs = await cliAll(cases.map(([args]) => args), { EOA_DATA_DIR: dataDir, EOA_MASTER_KEY: TEST_MASTER_KEY });
+    for (const [i, run] of runs.entries()) {
+      const [args, named] = cases[i];
+      const label = `${args.join(' ')}: ${run.stdout}${run.stderr}`;
+      assert.equal(run.code, 2, label);
+      const command = args[0].startsWith('-') || args[0] === 'frob' ? 'external-oauth-apps' : `external-oauth-apps ${args[0]}`;
+      assert.equal(run.stderr.split('\n').length, 2, `one line: ${label}`);
+      assert.ok(run.stderr.startsWith(`${command}: ${named}`), label);
+      assert.ok(run.stderr.endsWith(`See '${command} --help'.\n`), label);
+      assert.equal(run.stdout, '', label);
     }
     assert.equal(fs.existsSync(dataDir), false, 'nothing ran: no data directory was created');
   });

@@ -5,6 +5,7 @@ import { TEST_MASTER_KEY, buildTestApp, makeDataDir, testConfig, type TestApp } 
 import { loadConfig } from '../../src/config.ts';
 import { keysCommand } from '../../src/cli/keys-rotate.ts';
 import { startServer } from '../helpers/server-process.ts';
+import { cli } from './cli-process.ts';
 import { keyFingerprint } from '../../src/crypto/secret-box.ts';
 import { createRepositories } from '../../src/store/repositories.ts';
 import { replaceSealedValue } from '../../src/store/sealed-values.ts';
@@ -83,6 +84,9 @@ describe('keys rotate', () => {
     assert.match(run.stdout, new RegExp(`examined ${expected.size}, re-sealed ${expected.size}, already current 0`));
     assert.match(run.stdout, /older keys can now be removed/);
     assert.deepEqual(leakedSecrets(run.stdout + run.stderr, expected.values()), []);
+    // stdout is the result alone; progress went to stderr, ending with its summary.
+    assert.equal(run.stdout.split('\n').length, 4, run.stdout);
+    assert.match(run.stderr, new RegExp(`^re-sealing stored secrets: done, ${expected.size} values in `, 'm'));
 
     const afterRotation = await readStore(config, NEW);
     assertAllOpen(afterRotation, expected);
@@ -95,8 +99,9 @@ describe('keys rotate', () => {
 
   test('a rotation killed mid-way leaves every secret readable, and running it again finishes the job', async () => {
     const { config, expected } = await seededStore(12);
-    const run = runCli(['keys', 'rotate', '--batch-size', '3', '--pause-ms', '500'], storeEnv(config, BOTH));
-    await run.waitFor(/^batch: /m);
+    const run = cli(['keys', 'rotate', '--batch-size', '3', '--pause-ms', '500'], storeEnv(config, BOTH));
+    // The first progress line comes after the first committed batch.
+    await run.waitFor(/^re-sealing stored secrets: \d+%/m, 'stderr');
     run.kill();
     const killed = await run.done;
     assert.equal(killed.signal, 'SIGKILL', 'the rotation was killed, not finished');

@@ -58,9 +58,9 @@ describe('start-up check of the master keys against the store', () => {
     await assert.rejects(
       startServer({ dataDir: t.config.dataDir, env: { ...env, EOA_MASTER_KEY: `new:${OTHER_KEY}` } }),
       (error: Error) => {
-        // startServer's message: "server exited with 1 before listening:" and then what the process printed.
+        // startServer's message: "server exited with 4 before listening:" and then what the process printed.
         const output = error.message.slice(error.message.indexOf('\n') + 1);
-        assert.match(error.message, /exited with 1 before listening/);
+        assert.match(error.message, /exited with 4 before listening/);
         assert.match(output, new RegExp(`^refusing to start: .*${STORED_KEY_ID} \\(1 in external_oauth_applications\\.client_secret_sealed\\).*configured: new\\.`));
         assert.equal(output.trim().split('\n').length, 1, output);
         return true;

@@ -96,7 +96,7 @@ describe(`migrations (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'SQLite'}
   test('PostgreSQL without EOA_MASTER_KEY refuses to start, saying why, before touching the database', async () => {
     // Port 9 (discard) on loopback: nothing must try to connect for this answer.
     const result = await cli(['serve'], { EOA_DATA_DIR: makeDataDir(), DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' });
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 3, 'exit code 3: invalid configuration (serve --help)');
     assert.match(result.stderr, /EOA_MASTER_KEY is required with DATABASE_URL/);
     assert.equal(result.stdout, '');
   });

@@ -58,12 +58,12 @@ function serve(env: Record<string, string>) {
 }
 
 describe('start-up waits for its database', () => {
-  test('a database that never comes: one line per attempt, then a one-line failure and exit 1', async () => {
+  test('a database that never comes: one line per attempt, then a one-line failure and exit 5', async () => {
     const port = await freePort();
     const server = serve({ DATABASE_URL: `postgres://eoa:db-password-not-printed@127.0.0.1:${port}/eoa`, EOA_DB_WAIT_S: '3' });
     const code = await server.exited;
     const output = server.output();
-    assert.equal(code, 1, output);
+    assert.equal(code, 5, output);
     const lines = output.trim().split('\n');
     const retries = lines.filter((line) => line.includes('database not reachable yet'));
     assert.equal(retries.length, 1, output);

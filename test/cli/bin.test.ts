@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
+import { ROOT } from '../reliability/support.ts';
+
+/**
+ * bin/external-oauth-apps.js, what `npx external-oauth-apps` runs: a supervisor's SIGTERM reaches the
+ * wrapper only, and must reach the server behind it, which drains and exits 0; the exit code comes back.
+ */
+test('the bin wrapper passes SIGTERM on to serve and returns its exit code', async () => {
+  const child = spawn(process.execPath, ['bin/external-oauth-apps.js', 'serve'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      EOA_DATA_DIR: makeDataDir(),
+      EOA_MASTER_KEY: TEST_MASTER_KEY,
+      EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
+      EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) resolve(match[1]);
+    });
+    child.stderr.on('data', (chunk) => (output += chunk));
+    void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
+  });
+  assert.equal((await fetch(`${baseUrl}/readyz`)).status, 200);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, output);
+  // The server went with it: nothing answers at its address any more.
+  await assert.rejects(fetch(`${baseUrl}/readyz`));
+});
+
+test('the bin wrapper with no command prints the usage and exits 1', async () => {
+  const child = spawn(process.execPath, ['bin/external-oauth-apps.js'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 1);
+  assert.match(stdout, /^usage: external-oauth-apps <command>/);
+});
