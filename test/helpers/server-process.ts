@@ -50,7 +50,9 @@ export async function startServer(options: { env?: Record<string, string>; dataD
   child.once('close', () => auditLog(output));
 
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 30 s:\n${output}`)), 30_000);
+    // A bound for a server that will never start, not a claim about speed: several servers starting at
+    // once on a loaded 2-core machine have taken over 30 s.
+    const timer = setTimeout(() => reject(new Error(`server did not start within 120 s:\n${output}`)), 120_000);
     const onData = () => {
       const match = /external-oauth-apps listening on (http:\/\/[^\s]+)/.exec(output);
       if (match) {
