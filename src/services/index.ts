@@ -38,7 +38,7 @@ export function createServices(deps: ServiceDeps) {
   // One cache per process, shared by the service that fills it and the one whose changes revoke access.
   const tokenCache = new TokenCache({ ...deps.config.tokenCache, metrics });
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
-  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics });
+  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics, walSync: deps.store.walSync });
   // Every change writes its audit event in its own transaction (services/audit.ts).
   const audit = auditService(deps.repos, writes, {
     retentionDays: deps.config.auditRetentionDays,
