@@ -60,11 +60,12 @@ export function logRequest(request: FastifyRequest, reply: FastifyReply) {
   );
 }
 
+/** The request's log line; its `x-request-id` header is set with the other headers of every answer (response-headers.ts). */
 export default fp(
   async (app) => {
-    app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
-    app.addHook('onSend', async (request, reply) => {
-      reply.header('x-request-id', request.id);
+    app.addHook('onResponse', (request, reply, done) => {
+      logRequest(request, reply);
+      done();
     });
   },
   { name: 'request-log' },
