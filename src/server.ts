@@ -14,7 +14,7 @@ import counters from './http/counters.ts';
 import cors from './http/cors.ts';
 import rateLimit from './http/rate-limit.ts';
 import loginGuard from './http/login-guard.ts';
-import requestLog, { LOG_URL_HYGIENE } from './http/request-log.ts';
+import requestLog, { LOG_URL_HYGIENE, lazyChildLogger } from './http/request-log.ts';
 import draining from './http/draining.ts';
 import { clientErrorHandler } from './http/client-error.ts';
 import { parseQueryString } from './http/query-string.ts';
@@ -72,6 +72,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     },
     // request-log.ts writes the one line per request; fastify's own two lines are off.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

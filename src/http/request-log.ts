@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 import { pino } from 'pino';
 
 /**
@@ -36,7 +37,12 @@ export const LOG_URL_HYGIENE = {
   },
   hooks: {
     logMethod(this: unknown, args: unknown[], method: (...args: unknown[]) => void) {
-      method.apply(this, args.map((arg) => (typeof arg === 'string' ? withoutQueries(arg) : arg)));
+      // Only a string holding a `?` can hold a query; the request line's "request" is passed as it is.
+      for (let i = 0; i < args.length; i += 1) {
+        const arg = args[i];
+        if (typeof arg === 'string' && arg.includes('?')) args[i] = withoutQueries(arg);
+      }
+      method.apply(this, args);
     },
   },
 };
@@ -47,8 +53,11 @@ export const LOG_URL_HYGIENE = {
  * body or secret.
  */
 export function logRequest(request: FastifyRequest, reply: FastifyReply) {
-  request.log.info(
+  // Through the server's logger with the request id spelled out: the same line as `request.log` would
+  // write, without making the per-request child logger (see lazyChildLogger) for it.
+  request.server.log.info(
     {
+      reqId: request.id,
       method: request.method,
       url: loggablePath(request.url),
       statusCode: reply.statusCode,
@@ -58,6 +67,31 @@ export function logRequest(request: FastifyRequest, reply: FastifyReply) {
     },
     'request',
   );
+}
+
+/**
+ * Fastify makes a child logger (bound to the request id) for every request, though most requests log
+ * nothing but their request line, which does not use it. This one makes the child on first use.
+ */
+export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  let child: FastifyBaseLogger | null = null;
+  const real = () => (child ??= logger.child(bindings, options));
+  return {
+    get level() {
+      return real().level;
+    },
+    set level(level: string) {
+      real().level = level;
+    },
+    fatal: (...args: Parameters<LogFn>) => real().fatal(...args),
+    error: (...args: Parameters<LogFn>) => real().error(...args),
+    warn: (...args: Parameters<LogFn>) => real().warn(...args),
+    info: (...args: Parameters<LogFn>) => real().info(...args),
+    debug: (...args: Parameters<LogFn>) => real().debug(...args),
+    trace: (...args: Parameters<LogFn>) => real().trace(...args),
+    silent: (...args: Parameters<LogFn>) => real().silent(...args),
+    child: (more: Bindings, moreOptions?: ChildLoggerOptions) => real().child(more, moreOptions),
+  } as FastifyBaseLogger;
 }
 
 /** The request's log line; its `x-request-id` header is set with the other headers of every answer (response-headers.ts). */
