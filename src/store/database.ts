@@ -6,7 +6,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
 import { ResilientPostgresDialect } from './postgres-driver.ts';
-import { withStatementCache } from './sqlite-statement-cache.ts';
+import { attachSqliteReader, openSqliteReader, withStatementCache } from './sqlite-statement-cache.ts';
 import { createWalSync, type WalSync } from './wal-sync.ts';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -48,6 +48,13 @@ function openSqlite(dataDir: string): Store {
   connection.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
   const walSync = createWalSync(connection, file);
+  const reader = openSqliteReader(() => {
+    const readOnly = new SqliteDatabase(file);
+    readOnly.pragma('query_only = ON');
+    readOnly.pragma('busy_timeout = 5000');
+    return readOnly;
+  });
+  attachSqliteReader(db, reader);
   return {
     db,
     engine: 'sqlite',
@@ -55,6 +62,7 @@ function openSqlite(dataDir: string): Store {
     walSync,
     async close() {
       await walSync.close();
+      reader.close();
       await db.destroy();
     },
   };

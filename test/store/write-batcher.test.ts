@@ -182,4 +182,19 @@ describe('write batcher', () => {
     assert.equal(failing[0].status, 'rejected');
     assert.equal(await level(), 2);
   });
+
+  test('the filtered list read outside a transaction neither sees a batch before its COMMIT nor waits for it, and sees it after', async (t) => {
+    if (store.engine !== 'sqlite') return t.skip('SQLite reads the filtered list on a connection of its own');
+    const written = app();
+    let listedDuringBatch: unknown[] | null = null;
+    await batcher.run(async (tx) => {
+      await repos.externalOauthApplications.insert(written, tx);
+      // Inside the batch's open transaction: the list outside it answers now, from the last commit.
+      listedDuringBatch = await repos.externalOauthApplications.list({ client_id: written.client_id });
+      assert.equal((await repos.externalOauthApplications.list({ client_id: written.client_id }, tx)).length, 1, 'the transaction sees its own write');
+    });
+    assert.deepEqual(listedDuringBatch, []);
+    const [listed] = await repos.externalOauthApplications.list({ client_id: written.client_id });
+    assert.equal(listed.name, written.name);
+  });
 });
