@@ -22,7 +22,6 @@ import closedQuery from './http/closed-query.ts';
 import wellFormedText from './http/well-formed-text.ts';
 import responseHeaders from './http/response-headers.ts';
 import metrics from './plugins/metrics.ts';
-import requestMetrics from './http/request-metrics.ts';
 import requestContext from './http/request-context.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { openApiOptions } from './plugins/openapi.ts';
@@ -107,7 +106,6 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(metrics, { config });
   const logStats = app.logStats;
   if (logStats) app.metrics.watchDroppedLogLines(() => logStats.droppedLines);
-  await app.register(requestMetrics);
   await app.register(requestLog);
   await app.register(draining);
   await app.register(responseHeaders);

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 import { pino } from 'pino';
+import { requestMetricsRecorder } from './request-metrics.ts';
 
 /**
  * A URL as it may be logged: the path alone. A query string can carry a secret under any name
@@ -94,13 +95,18 @@ export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, o
   } as FastifyBaseLogger;
 }
 
-/** The request's log line; its `x-request-id` header is set with the other headers of every answer (response-headers.ts). */
+/**
+ * The request's log line and its metrics (request-metrics.ts), in one onResponse hook. Its `x-request-id`
+ * header is set with the other headers of every answer (response-headers.ts).
+ */
 export default fp(
   async (app) => {
+    const recordMetrics = requestMetricsRecorder(app);
     app.addHook('onResponse', (request, reply, done) => {
       logRequest(request, reply);
+      recordMetrics?.(request, reply);
       done();
     });
   },
-  { name: 'request-log' },
+  { name: 'request-log', dependencies: ['metrics'] },
 );
