@@ -26,8 +26,11 @@ import type { Database as BetterSqlite } from 'better-sqlite3';
  * relaxed level is set only while the group commit holds the connection, and restored before it lets go.
  */
 export interface WalSync {
-  /** Before the group commit's BEGIN, with the connection held and no transaction open. */
-  relax(): void;
+  /**
+   * Before the group commit's BEGIN, with the connection held and no transaction open. False when it stays
+   * FULL (after a failed flush): SQLite then flushes inside COMMIT, and there is nothing to wait for after.
+   */
+  relax(): boolean;
   /** After its COMMIT or ROLLBACK, before the connection is let go. */
   restore(): void;
   /** Call right after a relaxed COMMIT: resolves once a flush begun after it is done (rejects if it failed). */
@@ -116,9 +119,10 @@ export function createWalSync(connection: BetterSqlite, databaseFile: string): W
   return {
     stats,
     relax() {
-      if (failed) return;
+      if (failed) return false;
       connection.pragma('synchronous = NORMAL');
       relaxed = true;
+      return true;
     },
     restore() {
       if (!relaxed) return;

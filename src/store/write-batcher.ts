@@ -165,12 +165,13 @@ async function inTransaction(db: Kysely<Database>, work: (tx: Transaction<Databa
  */
 async function relaxedCommit(db: Kysely<Database>, walSync: WalSync, work: (tx: Transaction<Database>) => Promise<void>): Promise<Promise<void>> {
   return db.connection().execute(async (connection) => {
-    walSync.relax();
+    const relaxed = walSync.relax();
     try {
       await inTransaction(connection, work);
     } finally {
       walSync.restore();
     }
+    if (!relaxed) return Promise.resolve();
     // Settled by the caller, after the connection is released; never left unhandled meanwhile.
     const durable = walSync.committed();
     durable.catch(() => {});
