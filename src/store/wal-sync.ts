@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { Database as BetterSqlite } from 'better-sqlite3';
 
 /**
@@ -13,6 +14,9 @@ import type { Database as BetterSqlite } from 'better-sqlite3';
  * only once that flush, begun after their COMMIT, has returned: every acknowledged write is on disk, as with
  * FULL. Meanwhile the event loop serves other requests and the next batch can already commit; one flush
  * covers every commit made before it started.
+ *
+ * The thread is a worker of its own, not libuv's pool: logins fill that pool with scrypt hashes, and an fsync
+ * queued behind them would hold every write (and, through the fence below, every response) for as long.
  *
  * Why not a worker thread owning the write connection: the writes are closures over repositories that
  * read their own results (`returning`, a lookup before an insert), so every statement would cross threads
@@ -97,24 +101,23 @@ export function createWalSync(connection: BetterSqlite, databaseFile: string): W
       done(error as NodeJS.ErrnoException);
       return;
     }
-    const file = fd;
-    fs.fdatasync(file, (error) => {
-      if (error) return done(error);
+    fsyncer().sync(fd, (error, unlinked) => {
+      if (error || !unlinked) return done(error);
       // SQLite deletes the WAL only when the last connection closes; should another process have done
       // so meanwhile, the frames are in the file that replaced it: flush that one as well.
-      fs.fstat(file, (statError, stat) => {
-        if (statError || stat.nlink > 0) return done(statError);
-        fs.closeSync(file);
-        fd = null;
-        try {
-          fd = fs.openSync(walFile, 'r');
-        } catch (openError) {
-          return done(openError as NodeJS.ErrnoException);
-        }
-        fs.fdatasync(fd, done);
-      });
+      fs.closeSync(fd!);
+      fd = null;
+      try {
+        fd = fs.openSync(walFile, 'r');
+      } catch (openError) {
+        return done(openError as NodeJS.ErrnoException);
+      }
+      fsyncer().sync(fd, (again) => done(again));
     });
   }
+
+  let thread: Fsyncer | null = null;
+  const fsyncer = () => (thread ??= startFsyncer());
 
   return {
     stats,
@@ -151,6 +154,59 @@ export function createWalSync(connection: BetterSqlite, databaseFile: string): W
       if (flushing || flushedThrough < commits) await new Promise<void>((resolve) => (idle = resolve));
       if (fd !== null) fs.closeSync(fd);
       fd = null;
+      await thread?.stop();
+      thread = null;
+    },
+  };
+}
+
+interface Fsyncer {
+  /** fdatasync(fd) on the thread; `unlinked` when the file has no name left (fstat nlink 0). */
+  sync(fd: number, done: (error: NodeJS.ErrnoException | null, unlinked?: boolean) => void): void;
+  stop(): Promise<void>;
+}
+
+/** One worker thread doing nothing but fdatasync, in order; file descriptors are the process's, so it syncs ours. */
+const FSYNC_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+parentPort.on('message', ({ id, fd }) => {
+  try {
+    fs.fdatasyncSync(fd);
+    parentPort.postMessage({ id, error: null, unlinked: fs.fstatSync(fd).nlink === 0 });
+  } catch (error) {
+    parentPort.postMessage({ id, error: { message: error.message, code: error.code, errno: error.errno, syscall: error.syscall } });
+  }
+});
+`;
+
+function startFsyncer(): Fsyncer {
+  const worker = new Worker(FSYNC_WORKER, { eval: true });
+  // Keeps the process alive only while a flush is awaited (a CLI command waits for its write's flush).
+  worker.unref();
+  const callbacks = new Map<number, (error: NodeJS.ErrnoException | null, unlinked?: boolean) => void>();
+  let next = 0;
+  const failAll = (error: Error) => {
+    for (const callback of callbacks.values()) callback(Object.assign(error, { code: 'EIO' }));
+    callbacks.clear();
+  };
+  worker.on('message', ({ id, error, unlinked }: { id: number; error: { message: string; code?: string } | null; unlinked?: boolean }) => {
+    const callback = callbacks.get(id);
+    callbacks.delete(id);
+    if (callbacks.size === 0) worker.unref();
+    callback?.(error ? Object.assign(new Error(error.message), error) : null, unlinked);
+  });
+  worker.on('error', (error) => failAll(error));
+  worker.on('exit', () => failAll(new Error('the WAL flush thread exited')));
+  return {
+    sync(fd, done) {
+      next += 1;
+      if (callbacks.size === 0) worker.ref();
+      callbacks.set(next, done);
+      worker.postMessage({ id: next, fd });
+    },
+    async stop() {
+      await worker.terminate();
     },
   };
 }
