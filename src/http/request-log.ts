@@ -75,24 +75,52 @@ export function logRequest(request: FastifyRequest, reply: FastifyReply) {
  * nothing but their request line, which does not use it. This one makes the child on first use.
  */
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  let child: FastifyBaseLogger | null = null;
-  const real = () => (child ??= logger.child(bindings, options));
-  return {
-    get level() {
-      return real().level;
-    },
-    set level(level: string) {
-      real().level = level;
-    },
-    fatal: (...args: Parameters<LogFn>) => real().fatal(...args),
-    error: (...args: Parameters<LogFn>) => real().error(...args),
-    warn: (...args: Parameters<LogFn>) => real().warn(...args),
-    info: (...args: Parameters<LogFn>) => real().info(...args),
-    debug: (...args: Parameters<LogFn>) => real().debug(...args),
-    trace: (...args: Parameters<LogFn>) => real().trace(...args),
-    silent: (...args: Parameters<LogFn>) => real().silent(...args),
-    child: (more: Bindings, moreOptions?: ChildLoggerOptions) => real().child(more, moreOptions),
-  } as FastifyBaseLogger;
+  return new LazyChild(logger, bindings, options) as unknown as FastifyBaseLogger;
+}
+
+/** Methods on the prototype: nothing is allocated per request but the one object. */
+class LazyChild {
+  #child: FastifyBaseLogger | null = null;
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private real(): FastifyBaseLogger {
+    return (this.#child ??= this.parent.child(this.bindings, this.options));
+  }
+
+  get level() {
+    return this.real().level;
+  }
+  set level(level: string) {
+    this.real().level = level;
+  }
+  fatal(...args: Parameters<LogFn>) {
+    this.real().fatal(...args);
+  }
+  error(...args: Parameters<LogFn>) {
+    this.real().error(...args);
+  }
+  warn(...args: Parameters<LogFn>) {
+    this.real().warn(...args);
+  }
+  info(...args: Parameters<LogFn>) {
+    this.real().info(...args);
+  }
+  debug(...args: Parameters<LogFn>) {
+    this.real().debug(...args);
+  }
+  trace(...args: Parameters<LogFn>) {
+    this.real().trace(...args);
+  }
+  silent(...args: Parameters<LogFn>) {
+    this.real().silent(...args);
+  }
+  child(more: Bindings, moreOptions?: ChildLoggerOptions) {
+    return this.real().child(more, moreOptions);
+  }
 }
 
 /**
