@@ -14,7 +14,7 @@ import counters from './http/counters.ts';
 import cors from './http/cors.ts';
 import rateLimit from './http/rate-limit.ts';
 import loginGuard from './http/login-guard.ts';
-import requestLog, { LOG_URL_HYGIENE } from './http/request-log.ts';
+import requestLog, { LOG_URL_HYGIENE, lazyChildLogger } from './http/request-log.ts';
 import draining from './http/draining.ts';
 import { clientErrorHandler } from './http/client-error.ts';
 import { parseQueryString } from './http/query-string.ts';
@@ -22,7 +22,6 @@ import closedQuery from './http/closed-query.ts';
 import wellFormedText from './http/well-formed-text.ts';
 import responseHeaders from './http/response-headers.ts';
 import metrics from './plugins/metrics.ts';
-import requestMetrics from './http/request-metrics.ts';
 import requestContext from './http/request-context.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { openApiOptions } from './plugins/openapi.ts';
@@ -72,6 +71,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     },
     // request-log.ts writes the one line per request; fastify's own two lines are off.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -106,7 +106,6 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(metrics, { config });
   const logStats = app.logStats;
   if (logStats) app.metrics.watchDroppedLogLines(() => logStats.droppedLines);
-  await app.register(requestMetrics);
   await app.register(requestLog);
   await app.register(draining);
   await app.register(responseHeaders);

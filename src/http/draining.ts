@@ -18,10 +18,11 @@ export default fp(
       draining = true;
     });
     // The first onRequest hook, registered before auth and the rate limit: a draining server checks no token.
-    app.addHook('onRequest', async (request, reply) => {
-      if (!draining) return;
+    // A callback, not an async function: it runs on every request and almost always only says "go on".
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!draining) return done();
       reply.header('connection', 'close');
-      return sendError(request, reply, new ApiError('unavailable', undefined, [], { 'retry-after': RETRY_AFTER_S }));
+      sendError(request, reply, new ApiError('unavailable', undefined, [], { 'retry-after': RETRY_AFTER_S }));
     });
   },
   { name: 'draining' },

@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
 import { pino } from 'pino';
+import { requestMetricsRecorder } from './request-metrics.ts';
 
 /**
  * A URL as it may be logged: the path alone. A query string can carry a secret under any name
@@ -36,7 +38,12 @@ export const LOG_URL_HYGIENE = {
   },
   hooks: {
     logMethod(this: unknown, args: unknown[], method: (...args: unknown[]) => void) {
-      method.apply(this, args.map((arg) => (typeof arg === 'string' ? withoutQueries(arg) : arg)));
+      // Only a string holding a `?` can hold a query; the request line's "request" is passed as it is.
+      for (let i = 0; i < args.length; i += 1) {
+        const arg = args[i];
+        if (typeof arg === 'string' && arg.includes('?')) args[i] = withoutQueries(arg);
+      }
+      method.apply(this, args);
     },
   },
 };
@@ -47,8 +54,11 @@ export const LOG_URL_HYGIENE = {
  * body or secret.
  */
 export function logRequest(request: FastifyRequest, reply: FastifyReply) {
-  request.log.info(
+  // Through the server's logger with the request id spelled out: the same line as `request.log` would
+  // write, without making the per-request child logger (see lazyChildLogger) for it.
+  request.server.log.info(
     {
+      reqId: request.id,
       method: request.method,
       url: loggablePath(request.url),
       statusCode: reply.statusCode,
@@ -60,12 +70,71 @@ export function logRequest(request: FastifyRequest, reply: FastifyReply) {
   );
 }
 
+/**
+ * Fastify makes a child logger (bound to the request id) for every request, though most requests log
+ * nothing but their request line, which does not use it. This one makes the child on first use.
+ */
+export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyChild(logger, bindings, options) as unknown as FastifyBaseLogger;
+}
+
+/** Methods on the prototype: nothing is allocated per request but the one object. */
+class LazyChild {
+  #child: FastifyBaseLogger | null = null;
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private real(): FastifyBaseLogger {
+    return (this.#child ??= this.parent.child(this.bindings, this.options));
+  }
+
+  get level() {
+    return this.real().level;
+  }
+  set level(level: string) {
+    this.real().level = level;
+  }
+  fatal(...args: Parameters<LogFn>) {
+    this.real().fatal(...args);
+  }
+  error(...args: Parameters<LogFn>) {
+    this.real().error(...args);
+  }
+  warn(...args: Parameters<LogFn>) {
+    this.real().warn(...args);
+  }
+  info(...args: Parameters<LogFn>) {
+    this.real().info(...args);
+  }
+  debug(...args: Parameters<LogFn>) {
+    this.real().debug(...args);
+  }
+  trace(...args: Parameters<LogFn>) {
+    this.real().trace(...args);
+  }
+  silent(...args: Parameters<LogFn>) {
+    this.real().silent(...args);
+  }
+  child(more: Bindings, moreOptions?: ChildLoggerOptions) {
+    return this.real().child(more, moreOptions);
+  }
+}
+
+/**
+ * The request's log line and its metrics (request-metrics.ts), in one onResponse hook. Its `x-request-id`
+ * header is set with the other headers of every answer (response-headers.ts).
+ */
 export default fp(
   async (app) => {
-    app.addHook('onResponse', async (request, reply) => logRequest(request, reply));
-    app.addHook('onSend', async (request, reply) => {
-      reply.header('x-request-id', request.id);
+    const recordMetrics = requestMetricsRecorder(app);
+    app.addHook('onResponse', (request, reply, done) => {
+      logRequest(request, reply);
+      recordMetrics?.(request, reply);
+      done();
     });
   },
-  { name: 'request-log' },
+  { name: 'request-log', dependencies: ['metrics'] },
 );

@@ -18,13 +18,28 @@ export const ALWAYS = { 'x-content-type-options': 'nosniff' } as const;
 export const SECRET_BEARING = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 
 export function setSecurityHeaders(reply: FastifyReply): void {
-  reply.headers(ALWAYS);
+  reply.header('x-content-type-options', ALWAYS['x-content-type-options']);
   if (reply.request.routeOptions.config?.carriesSecret) reply.headers(SECRET_BEARING);
 }
 
+/**
+ * The one onSend hook of every response (hooks cost per request, so the things every answer needs share
+ * one, and a plain callback rather than an async function):
+ *   - the security headers above, and the request's `x-request-id`;
+ *   - on SQLite, the durability fence: a group commit is visible before its fsync is done (store/wal-sync.ts),
+ *     so a response waits until every commit made before it is on disk; otherwise it could show a row a
+ *     power cut would take back. Nothing waits when no flush is pending, the usual case for reads.
+ */
 export default fp(
   async (app) => {
-    app.addHook('onSend', async (_request, reply) => setSecurityHeaders(reply));
+    const walSync = app.store.walSync;
+    app.addHook('onSend', (request, reply, payload, done) => {
+      reply.header('x-request-id', request.id);
+      setSecurityHeaders(reply);
+      const flushed = walSync?.pending();
+      if (flushed) void flushed.then(() => done(null, payload));
+      else done(null, payload);
+    });
   },
-  { name: 'response-headers' },
+  { name: 'response-headers', dependencies: ['infrastructure'] },
 );

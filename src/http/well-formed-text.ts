@@ -99,7 +99,15 @@ export function checkRequestText(request: FastifyRequest): void {
 export default fp(
   async (app) => {
     // preValidation: after the body is parsed, before any schema (or a route's own preValidation) sees it.
-    app.addHook('preValidation', async (request) => checkRequestText(request));
+    // A callback, not an async function: one promise less on every request.
+    app.addHook('preValidation', (request, _reply, done) => {
+      try {
+        checkRequestText(request);
+      } catch (error) {
+        return done(error as Error);
+      }
+      done();
+    });
   },
   { name: 'well-formed-text' },
 );

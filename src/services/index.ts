@@ -47,7 +47,7 @@ export function createServices(deps: ServiceDeps) {
       : null;
   if (authChanges) tokenCache.useFence(() => authChanges.sync());
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
-  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics });
+  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics, walSync: deps.store.walSync });
   // Every change writes its audit event in its own transaction (services/audit.ts).
   const audit = auditService(deps.repos, writes, {
     retentionDays: deps.config.auditRetentionDays,

@@ -6,7 +6,8 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
 import { ResilientPostgresDialect } from './postgres-driver.ts';
-import { withStatementCache } from './sqlite-statement-cache.ts';
+import { attachSqliteReader, openSqliteReader, withStatementCache } from './sqlite-statement-cache.ts';
+import { createWalSync, type WalSync } from './wal-sync.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -15,6 +16,8 @@ export interface Store {
   engine: Engine;
   /** Where the SQLite file lives (null on PostgreSQL); backups and tests use it. */
   sqliteFile: string | null;
+  /** SQLite only: the group commit's fsync, off the event loop (wal-sync.ts). */
+  walSync?: WalSync;
   /** PostgreSQL only: the pool's connection counts, for metrics. */
   poolUsage?: () => { total: number; idle: number; waiting: number; max: number };
   close(): Promise<void>;
@@ -44,11 +47,22 @@ function openSqlite(dataDir: string): Store {
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
+  const walSync = createWalSync(connection, file);
+  const reader = openSqliteReader(() => {
+    const readOnly = new SqliteDatabase(file);
+    readOnly.pragma('query_only = ON');
+    readOnly.pragma('busy_timeout = 5000');
+    return readOnly;
+  });
+  attachSqliteReader(db, reader);
   return {
     db,
     engine: 'sqlite',
     sqliteFile: file,
+    walSync,
     async close() {
+      await walSync.close();
+      reader.close();
       await db.destroy();
     },
   };

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, Db, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
+import { sqliteReader } from './sqlite-statement-cache.ts';
 import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool, toNullableIso } from './values.ts';
 
 /** Where the application's external system is (the OAuth broker's settings); every one optional. */
@@ -96,6 +97,9 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
   const byClientId = preparedQuery((clientId: string) =>
     db.selectFrom('external_oauth_applications').selectAll().where('client_id', '=', clientId).orderBy('id'),
   );
+  // On SQLite, the filtered list outside a transaction is one raw statement (sqlite-statement-cache.ts).
+  const reader = sqliteReader(db);
+  const BY_CLIENT_ID = 'select * from "external_oauth_applications" where "client_id" = ? order by "id"';
 
   return {
     /** Throws the engine's unique violation when client_id or name is taken (see unique-violation.ts). */
@@ -127,6 +131,7 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
     ): Promise<ExternalOauthApplicationRecord[]> {
       const { client_id, ...rest } = filter;
       if (client_id !== undefined && Object.values(rest).every((v) => v === undefined)) {
+        if (reader && tx === db) return reader.all<ExternalOauthApplicationRow>(BY_CLIENT_ID, client_id).map(toRecord);
         return (await byClientId(tx, client_id)).rows.map(toRecord);
       }
       let query = tx.selectFrom('external_oauth_applications').selectAll().orderBy('id');

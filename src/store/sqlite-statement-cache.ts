@@ -25,3 +25,52 @@ export function withStatementCache(connection: BetterSqlite, max = 500): SqliteD
     },
   };
 }
+
+/**
+ * Raw reads for the hottest paths (the filtered applications list, the token read) on SQLite: the SQL is
+ * written once and prepared once, and a read is one synchronous call to better-sqlite3, skipping the query
+ * builder's per-call work (compiling, the driver's connection mutex, result plumbing).
+ *
+ * They run on a second connection that only reads (`query_only`). In WAL mode it sees every committed
+ * transaction and nothing uncommitted, and it does not wait while the group commit holds the main
+ * connection in a transaction (store/write-batcher.ts), which a read through Kysely must.
+ */
+export interface SqliteReader {
+  all<R>(sql: string, ...parameters: unknown[]): R[];
+  close(): void;
+}
+
+export function openSqliteReader(open: () => BetterSqlite): SqliteReader {
+  let connection: BetterSqlite | null = null;
+  const statements = new Map<string, Statement>();
+  const statement = (sql: string) => {
+    let prepared = statements.get(sql);
+    if (!prepared) {
+      // Opened and prepared on first use, after migrations have run on the main connection.
+      connection ??= open();
+      prepared = connection.prepare(sql);
+      statements.set(sql, prepared);
+    }
+    return prepared;
+  };
+  return {
+    all: <R>(sql: string, ...parameters: unknown[]) => statement(sql).all(...parameters) as R[],
+    close() {
+      connection?.close();
+      connection = null;
+      statements.clear();
+    },
+  };
+}
+
+const readers = new WeakMap<object, SqliteReader>();
+
+/** Ties a reader to the store's Kysely handle, so repositories built on that handle find it. */
+export function attachSqliteReader(db: object, reader: SqliteReader): void {
+  readers.set(db, reader);
+}
+
+/** The raw reader of a SQLite store's handle; null on PostgreSQL, and for a transaction (it reads through its own connection). */
+export function sqliteReader(db: object): SqliteReader | null {
+  return readers.get(db) ?? null;
+}

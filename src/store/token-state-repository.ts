@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, Db } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
+import { sqliteReader } from './sqlite-statement-cache.ts';
 import { idString, isId, nowIso, toIso, toNullableIso } from './values.ts';
 
 
@@ -93,6 +94,12 @@ export function tokenStateRepository(db: Kysely<Database>) {
       .select('a.id as application_id')
       .where('a.client_id', '=', clientId),
   );
+  // On SQLite, the same statement outside a transaction, raw (sqlite-statement-cache.ts).
+  const reader = sqliteReader(db);
+  const BY_CLIENT_ID =
+    'select "s".*, "a"."id" as "application_id" from "external_oauth_applications" as "a" ' +
+    'left join "oauth_application_user_states" as "s" on "s"."oauth_application_id" = "a"."id" and "s"."user_id" = ? ' +
+    'where "a"."client_id" = ?';
 
   return {
     /**
@@ -101,7 +108,7 @@ export function tokenStateRepository(db: Kysely<Database>) {
      */
     async findByClientId(userId: string, clientId: string, tx: Db = db): Promise<{ applicationId: string | null; state: TokenStateRow | null }> {
       if (!isId(userId)) return { applicationId: null, state: null };
-      const [row] = (await byClientId(tx, userId, clientId)).rows;
+      const [row] = reader && tx === db ? reader.all<Awaited<ReturnType<typeof byClientId>>['rows'][number]>(BY_CLIENT_ID, userId, clientId) : (await byClientId(tx, userId, clientId)).rows;
       if (!row) return { applicationId: null, state: null };
       return { applicationId: idString(row.application_id), state: row.user_id === null ? null : toState(row as NonNullable<Row>) };
     },

@@ -2,6 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Engine } from './database.ts';
+import type { WalSync } from './wal-sync.ts';
 import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 
 /**
@@ -12,8 +13,10 @@ import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
  *
  * Each write still has its own outcome: it runs inside its own SAVEPOINT, so a write that fails (a unique
  * violation → that request's 409) rolls back only its own statements and the rest of the batch goes on.
- * Nothing is acknowledged before COMMIT returns: every promise settles after it, and if COMMIT fails, every
- * write of the batch is rejected with that error (none of them is stored).
+ * Nothing is acknowledged before COMMIT returns and is on disk: every promise settles after it, and if
+ * COMMIT fails, every write of the batch is rejected with that error (none of them is stored). Given the
+ * store's `walSync` (wal-sync.ts), the COMMIT's fsync runs off the event loop: the next batch forms and
+ * commits while it is in flight, and this batch's promises settle once it is done.
  *
  * On PostgreSQL writes pass straight through, one transaction each: the pool runs them in parallel on
  * several connections and PostgreSQL already shares WAL flushes between concurrent commits, whereas
@@ -40,7 +43,7 @@ const DEFAULT_MAX_BATCH = 256;
 export function createWriteBatcher(
   db: Kysely<Database>,
   engine: Engine,
-  options: { maxBatch?: number; metrics?: Pick<Metrics, 'writeBatch'> } = {},
+  options: { maxBatch?: number; metrics?: Pick<Metrics, 'writeBatch'>; walSync?: WalSync } = {},
 ): WriteBatcher {
   const stats = { batches: 0, writes: 0, largestBatch: 0 };
   const measured = measure(options.metrics ?? noopMetrics);
@@ -77,19 +80,30 @@ export function createWriteBatcher(
     stats.writes += batch.length;
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     const outcomes: Outcome[] = [];
+    const run = async (tx: Transaction<Database>) => {
+      for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work));
+    };
+    const walSync = options.walSync;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      committing = false;
+      schedule();
+    };
     try {
-      await measured(batch.length, () =>
-        inTransaction(db, async (tx) => {
-          for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work));
-        }),
-      );
+      await measured(batch.length, async () => {
+        const durable = await (walSync ? relaxedCommit(db, walSync, run) : inTransaction(db, run).then(() => null));
+        // The connection is free: the next batch may commit while this one's fsync is in flight.
+        release();
+        await durable;
+      });
     } catch (error) {
-      // BEGIN or COMMIT failed (or SQLite ended the transaction itself): the whole batch is undone.
+      // BEGIN, COMMIT or its fsync failed (or SQLite ended the transaction itself): the whole batch fails.
       for (const pending of batch) pending.reject(error);
       return;
     } finally {
-      committing = false;
-      schedule();
+      release();
     }
     batch.forEach((pending, i) => {
       const outcome = outcomes[i];
@@ -142,6 +156,27 @@ async function inTransaction(db: Kysely<Database>, work: (tx: Transaction<Databa
     await tx.rollback().execute().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * The batch's transaction on a connection held from before BEGIN until after COMMIT, committed without
+ * the fsync (walSync.relax) and the level restored before the connection is let go. Resolves after COMMIT
+ * to the promise of its fsync.
+ */
+async function relaxedCommit(db: Kysely<Database>, walSync: WalSync, work: (tx: Transaction<Database>) => Promise<void>): Promise<Promise<void>> {
+  return db.connection().execute(async (connection) => {
+    const relaxed = walSync.relax();
+    try {
+      await inTransaction(connection, work);
+    } finally {
+      walSync.restore();
+    }
+    if (!relaxed) return Promise.resolve();
+    // Settled by the caller, after the connection is released; never left unhandled meanwhile.
+    const durable = walSync.committed();
+    durable.catch(() => {});
+    return durable;
+  });
 }
 
 /** One write inside its own savepoint: a failure undoes only its statements, and is its own answer. */

@@ -158,4 +158,43 @@ describe('write batcher', () => {
     assert.equal(batcher.stats.writes - before.writes, 2);
     assert.equal(batcher.stats.batches - before.batches, 2);
   });
+
+  test('with the WAL flushed off the event loop, a write settles only after a flush begun after its COMMIT, and every other use of the connection stays synchronous=FULL', async (t) => {
+    if (store.engine !== 'sqlite') return t.skip('SQLite only');
+    const walSync = store.walSync!;
+    const relaxed = createWriteBatcher(store.db, store.engine, { walSync });
+    const level = async () => (await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db)).rows[0].synchronous;
+    const flushes = walSync.stats.flushes;
+    const levelsInside: number[] = [];
+    const written = relaxed.run(async (tx) => {
+      levelsInside.push((await sql<{ synchronous: number }>`pragma synchronous`.execute(tx)).rows[0].synchronous);
+      return repos.externalOauthApplications.insert(app(), tx);
+    });
+    let settledAt: number | null = null;
+    void written.then(() => (settledAt = walSync.stats.flushes));
+    await written;
+    assert.deepEqual(levelsInside, [1], 'the batch commits at NORMAL (1): its fsync is the flush below');
+    assert.ok(settledAt !== null && settledAt > flushes, 'acknowledged after the WAL flush');
+    assert.equal(walSync.pending(), null, 'nothing left unflushed');
+    assert.equal(await level(), 2, 'back at FULL (2) for everything outside the batch');
+    // A batch whose COMMIT fails also leaves the connection at FULL.
+    const failing = await Promise.allSettled([relaxed.run(async () => { throw new Error('no'); })]);
+    assert.equal(failing[0].status, 'rejected');
+    assert.equal(await level(), 2);
+  });
+
+  test('the filtered list read outside a transaction neither sees a batch before its COMMIT nor waits for it, and sees it after', async (t) => {
+    if (store.engine !== 'sqlite') return t.skip('SQLite reads the filtered list on a connection of its own');
+    const written = app();
+    let listedDuringBatch: unknown[] | null = null;
+    await batcher.run(async (tx) => {
+      await repos.externalOauthApplications.insert(written, tx);
+      // Inside the batch's open transaction: the list outside it answers now, from the last commit.
+      listedDuringBatch = await repos.externalOauthApplications.list({ client_id: written.client_id });
+      assert.equal((await repos.externalOauthApplications.list({ client_id: written.client_id }, tx)).length, 1, 'the transaction sees its own write');
+    });
+    assert.deepEqual(listedDuringBatch, []);
+    const [listed] = await repos.externalOauthApplications.list({ client_id: written.client_id });
+    assert.equal(listed.name, written.name);
+  });
 });
