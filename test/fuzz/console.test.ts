@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ADMIN, bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
 import { ConsoleClient, injectTransport } from '../helpers/console-client.ts';
 import { randomSecret } from '../reliability/support.ts';
-import { CONSOLE_ROUTES, type ConsoleIds } from '../console/console-routes.ts';
+import { CONSOLE_ROUTES, type ConsoleIds } from '../helpers/routes.ts';
 
 /**
  * Property-based fuzzing of every console form, as a signed-in admin with a valid CSRF token (so the

@@ -4,11 +4,12 @@ import fc from 'fast-check';
 import { bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
 import { randomSecret, storeDigest } from '../reliability/support.ts';
+import { servedRoutes } from '../helpers/routes.ts';
 
 /**
  * Issue 10, defect 2, as a class: every id has one spelling, canonical decimal. For every id in every
- * route's path (found in the service's own OpenAPI document, so a route added later is covered without
- * touching this file) and every id in a body, other spellings of an *existing* id — `01`, `+1`, `1.0`,
+ * route's path (the route table, test/helpers/routes.ts, which fails its own test when a route is missing)
+ * and every id in a body, other spellings of an *existing* id — `01`, `+1`, `1.0`,
  * ` 1`, `1e0`, full-width or Arabic-Indic digits, and generated junk around the digits — must:
  *   1. never be a 5xx;
  *   2. in a path, answer 404 (to an admin, and to the user whose own id it is);
@@ -83,15 +84,7 @@ describe('alternative spellings of every id', () => {
       payload: { user_id: member.id, oauth_application_id: application.id, access_token: randomSecret(), access_token_expires_at: '2031-01-01T00:00:00Z' },
     });
     assert.equal(state.statusCode, 200, state.body);
-    const document = t.app.swagger() as unknown as { paths: Record<string, Record<string, { operationId: string }>> };
-    operations = Object.entries(document.paths).flatMap(([path, methods]) =>
-      Object.entries(methods).map(([method, op]) => ({
-        method: method.toUpperCase(),
-        path,
-        operationId: op.operationId,
-        params: [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]),
-      })),
-    );
+    operations = servedRoutes(t.app).map((route) => ({ method: route.method, path: route.path, operationId: route.operationId, params: route.params }));
     console.log(`# id spellings: seed ${SEED}, ${RUNS} generated spellings per route and id (replay: EOA_FUZZ_SEED=${SEED})`);
   });
   after(async () => {

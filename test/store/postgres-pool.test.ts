@@ -6,8 +6,8 @@ import { makeDataDir } from '../helpers/app.ts';
 import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl } from '../helpers/database.ts';
 
 /** EOA_DB_POOL_MAX and EOA_DB_STATEMENT_TIMEOUT_MS reach the connections. */
-describe('PostgreSQL pool settings', { skip: POSTGRES_ONLY }, () => {
-  test('no more connections than EOA_DB_POOL_MAX, however many queries wait', async () => {
+describe('PostgreSQL pool settings', () => {
+  test('no more connections than EOA_DB_POOL_MAX, however many queries wait', { skip: POSTGRES_ONLY }, async () => {
     const url = (await testDatabaseUrl())!;
     const store = openStore({ databaseUrl: url, dataDir: makeDataDir(), database: { poolMax: 2, statementTimeoutMs: 0 } });
     try {
@@ -28,7 +28,7 @@ describe('PostgreSQL pool settings', { skip: POSTGRES_ONLY }, () => {
     }
   });
 
-  test('a statement running past EOA_DB_STATEMENT_TIMEOUT_MS is cancelled, and the connection serves on', async () => {
+  test('a statement running past EOA_DB_STATEMENT_TIMEOUT_MS is cancelled, and the connection serves on', { skip: POSTGRES_ONLY }, async () => {
     const store = openStore({ databaseUrl: await testDatabaseUrl(), dataDir: makeDataDir(), database: { poolMax: 1, statementTimeoutMs: 200 } });
     try {
       await assert.rejects(sql`select pg_sleep(5)`.execute(store.db), (error: { code?: string }) => error.code === '57014');

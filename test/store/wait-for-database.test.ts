@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
 import { auditLog } from '../helpers/audit.ts';
-import { testDatabaseUrl } from '../helpers/database.ts';
+import { POSTGRES_ONLY, testDatabaseUrl } from '../helpers/database.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -74,7 +74,7 @@ describe('start-up waits for its database', () => {
     assert.ok(!output.includes('db-password-not-printed'), 'the password in DATABASE_URL is never printed');
   });
 
-  describe('PostgreSQL that comes up late', { skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL (PostgreSQL)' }, () => {
+  describe('PostgreSQL that comes up late', () => {
     const sockets = new Set<net.Socket>();
     let proxy: net.Server | null = null;
     after(async () => {
@@ -82,7 +82,7 @@ describe('start-up waits for its database', () => {
       if (proxy) await new Promise((resolve) => proxy!.close(resolve));
     });
 
-    test('the service retries until the database answers, then serves', async () => {
+    test('the service retries until the database answers, then serves', { skip: POSTGRES_ONLY }, async () => {
       const real = new URL((await testDatabaseUrl())!);
       const port = await freePort();
       const late = new URL(real);

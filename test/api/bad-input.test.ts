@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { ADMIN, bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
 import { assertResponse, assertSchema } from '../helpers/contract.ts';
-import { FOUNDATION_ROUTES, describeRoute, type FoundationRoute, type RouteIds } from './foundation-routes.ts';
+import { API_ROUTES, describeRoute, paramsOf, pathOf, type PathParams } from '../helpers/routes.ts';
 
 const MIB = 1024 * 1024;
 
@@ -27,32 +27,32 @@ const ODD_IDS = [
 describe('bad input on every endpoint', () => {
   let t: TestApp;
   let admin: Record<string, string>;
-  let ids: RouteIds;
+  let ids: PathParams;
   before(async () => {
     t = await buildTestApp();
     // The broker's own operations are held against the document the service serves.
     admin = bearer(t.adminToken);
     const member = await t.newUser();
     const creds = json(await t.inject({ method: 'GET', url: `/api/4.0/users/${member.id}/credentials_api3`, headers: admin }));
-    ids = { user: member.id, credentials: creds[0].id };
+    // A real user and credentials; an application that does not exist (its routes answer 404 past the body checks).
+    ids = { user_id: member.id, credentials_api3_id: creds[0].id, client_id: 'no-such-application' };
   });
   after(() => t.close());
 
-  const loginRoute: FoundationRoute = { operationId: 'login', method: 'POST', path: () => '/api/4.0/login', access: 'public', bodyType: 'object' };
-  const bodyRoutes = FOUNDATION_ROUTES.filter((r) => r.bodyType);
+  const bodyRoutes = API_ROUTES.filter((r) => r.bodyType);
 
   function expect400(operationId: string, response: Awaited<ReturnType<TestApp['inject']>>, label: string) {
     assert.equal(response.statusCode, 400, `${label}: ${response.body}`);
     assertResponse(operationId, response);
   }
 
-  for (const route of [...bodyRoutes, loginRoute]) {
+  for (const route of bodyRoutes) {
     const name = describeRoute(route);
-    const headers = () => (route === loginRoute ? {} : admin);
+    const headers = () => (route.access === 'public' ? {} : admin);
 
     test(`${name}: malformed JSON → 400`, async () => {
       for (const payload of ['{"a":', '{first_name: 1}', '[1,]', '{"__proto__": {"x": 1}}']) {
-        const response = await t.inject({ method: route.method, url: route.path(ids), headers: { ...headers(), 'content-type': 'application/json' }, payload });
+        const response = await t.inject({ method: route.method, url: pathOf(route, ids), headers: { ...headers(), 'content-type': 'application/json' }, payload });
         expect400(route.operationId, response, payload);
       }
     });
@@ -64,9 +64,9 @@ describe('bad input on every endpoint', () => {
         ['multipart/form-data; boundary=x', '--x--'],
       ];
       // Login takes a form body (what the SDKs send); every other route speaks JSON only.
-      if (route !== loginRoute) cases.push(['application/x-www-form-urlencoded', 'first_name=x']);
+      if (!route.formBody) cases.push(['application/x-www-form-urlencoded', 'first_name=x']);
       for (const [contentType, payload] of cases) {
-        const response = await t.inject({ method: route.method, url: route.path(ids), headers: { ...headers(), 'content-type': contentType }, payload });
+        const response = await t.inject({ method: route.method, url: pathOf(route, ids), headers: { ...headers(), 'content-type': contentType }, payload });
         expect400(route.operationId, response, contentType);
         assert.match(json(response).message, /Content-Type/);
       }
@@ -74,18 +74,18 @@ describe('bad input on every endpoint', () => {
 
     test(`${name}: body over 1 MiB → 413`, async () => {
       const big = route.bodyType === 'array' ? JSON.stringify(Array(MIB / 4).fill('22')) : JSON.stringify({ purpose: 'x'.repeat(MIB) });
-      const response = await t.inject({ method: route.method, url: route.path(ids), headers: { ...headers(), 'content-type': 'application/json' }, payload: big });
+      const response = await t.inject({ method: route.method, url: pathOf(route, ids), headers: { ...headers(), 'content-type': 'application/json' }, payload: big });
       assert.equal(response.statusCode, 413);
       assertResponse(route.operationId, response);
       assert.equal(json(response).message, 'Request body is too large');
     });
 
-    if (route === loginRoute) continue;
+    if (route.formBody) continue;
 
     test(`${name}: a body of the wrong JSON type → 400`, async () => {
       const wrong = route.bodyType === 'array' ? ['{}', '"2"', '2', 'null', 'true'] : ['[]', '[{}]', '"x"', '5', 'null', 'true'];
       for (const payload of wrong) {
-        const response = await t.inject({ method: route.method, url: route.path(ids), headers: { ...admin, 'content-type': 'application/json' }, payload });
+        const response = await t.inject({ method: route.method, url: pathOf(route, ids), headers: { ...admin, 'content-type': 'application/json' }, payload });
         expect400(route.operationId, response, payload);
         assert.equal(json(response).message, `The request body must be a JSON ${route.bodyType}.`);
       }
@@ -94,7 +94,7 @@ describe('bad input on every endpoint', () => {
     if (!route.bodyOptional) {
       test(`${name}: no body → 400`, async () => {
         for (const extra of [{}, { 'content-type': 'application/json' }]) {
-          const response = await t.inject({ method: route.method, url: route.path(ids), headers: { ...admin, ...extra } });
+          const response = await t.inject({ method: route.method, url: pathOf(route, ids), headers: { ...admin, ...extra } });
           expect400(route.operationId, response, JSON.stringify(extra));
           assert.match(json(response).message, /empty/);
         }
@@ -103,22 +103,23 @@ describe('bad input on every endpoint', () => {
   }
 
   test('a body-less route given malformed JSON → 400', async () => {
-    for (const route of FOUNDATION_ROUTES.filter((r) => r.method === 'DELETE' || r.method === 'POST').filter((r) => !r.bodyType)) {
-      const response = await t.inject({ method: route.method, url: route.path({ user: '424242', credentials: '424242' }), headers: { ...admin, 'content-type': 'application/json' }, payload: '{' });
+    const bodyless = API_ROUTES.filter((r) => (r.method === 'DELETE' || r.method === 'POST') && !r.bodyType);
+    assert.ok(bodyless.length >= 6);
+    for (const route of bodyless) {
+      const url = pathOf(route, { user_id: '424242', credentials_api3_id: '424242', client_id: 'no-such-application' });
+      const response = await t.inject({ method: route.method, url, headers: { ...admin, 'content-type': 'application/json' }, payload: '{' });
       expect400(route.operationId, response, describeRoute(route));
     }
   });
 
-  for (const route of FOUNDATION_ROUTES.filter((r) => r.path({ user: 'U', credentials: 'C' }).match(/\/U|\/C/))) {
+  // Ids in the path: `client_id` is an application's free text, its odd values have tests of their own.
+  const ID_PARAMS = ['user_id', 'credentials_api3_id'];
+  for (const route of API_ROUTES.filter((r) => paramsOf(r).some((p) => ID_PARAMS.includes(p)))) {
     test(`${describeRoute(route)}: odd characters in path parameters → 404, never 500`, async () => {
-      const uses = route.path({ user: 'U', credentials: 'C' });
-      const variants: RouteIds[] = ODD_IDS.flatMap((odd) => [
-        { ...ids, user: odd },
-        ...(uses.includes('/C') ? [{ ...ids, credentials: odd }] : []),
-      ]);
+      const variants: PathParams[] = ODD_IDS.flatMap((odd) => paramsOf(route).filter((p) => ID_PARAMS.includes(p)).map((p) => ({ ...ids, [p]: odd })));
       for (const variant of variants) {
-        const response = await t.inject({ method: route.method, url: route.path(variant), headers: admin, payload: route.body as never });
-        assert.equal(response.statusCode, 404, `${route.path(variant).slice(0, 120)}: ${response.body}`);
+        const response = await t.inject({ method: route.method, url: pathOf(route, variant), headers: admin, payload: route.body as never });
+        assert.equal(response.statusCode, 404, `${pathOf(route, variant).slice(0, 120)}: ${response.body}`);
         assertResponse(route.operationId, response);
       }
     });
@@ -128,7 +129,7 @@ describe('bad input on every endpoint', () => {
     // inject() and fetch() resolve `..` (even `%2E%2E`) before sending; a raw client does not.
     const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = new URL(address);
-    for (const path of [`/api/4.0/users/../roles`, `/api/4.0/users/%2E%2E/roles`, `/api/4.0/users/${ids.user}/credentials_api3/..`]) {
+    for (const path of [`/api/4.0/users/../roles`, `/api/4.0/users/%2E%2E/roles`, `/api/4.0/users/${ids.user_id}/credentials_api3/..`]) {
       const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const request = http.request({ host: '127.0.0.1', port, path, method: 'GET', headers: admin }, (response) => {
           let body = '';

@@ -1,22 +1,23 @@
 import type { FastifyInstance } from 'fastify';
 
 /**
- * The routes a running app serves, read from its own OpenAPI document (the table auth.test.ts holds
- * FOUNDATION_ROUTES against), so a route another team adds is fuzzed the day it is registered, with no
- * entry to remember here. Routes hidden from the document (aliases, health, docs) are listed below; the
- * aliases answer exactly as the documented operation they repeat.
+ * The OpenAPI document a running app serves, read as the tests need it: each operation with its path and
+ * query parameters and its body and 200 schemas ($refs resolved), and values its schemas accept. The route
+ * table (routes.ts) joins its rows with these; test/api/route-table.test.ts holds the two to each other.
  */
-export interface ServedRoute {
+export interface DocumentedOperation {
   operationId: string;
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   /** OpenAPI form: `/api/4.0/users/{user_id}`. */
   path: string;
   params: string[];
   query: string[];
-  /** The JSON body schema ($refs resolved), for routes that take one. */
+  /** The JSON body schema ($refs resolved), for operations that take one. */
   body?: JsonSchema;
   /** Schemas of the 200 response, $refs resolved. */
   ok?: JsonSchema;
+  /** The security the document names: none for a public operation. */
+  security: unknown[];
 }
 
 export type JsonSchema = {
@@ -37,17 +38,10 @@ export type JsonSchema = {
   nullable?: boolean;
 };
 
-export const HIDDEN_ROUTES: ServedRoute[] = [
-  { operationId: 'healthz', method: 'GET', path: '/healthz', params: [], query: [] },
-  { operationId: 'readyz', method: 'GET', path: '/readyz', params: [], query: [] },
-  { operationId: 'error_docs', method: 'GET', path: '/docs/errors', params: [], query: [] },
-  { operationId: 'openapi', method: 'GET', path: '/api/4.0/openapi.json', params: [], query: [] },
-  { operationId: 'logout', method: 'DELETE', path: '/api/logout', params: [], query: [] },
-];
-
 interface Document {
   paths: Record<string, Record<string, {
     operationId?: string;
+    security?: unknown[];
     parameters?: Array<{ in: string; name: string }>;
     requestBody?: { content?: Record<string, { schema: JsonSchema }> };
     responses?: Record<string, { content?: Record<string, { schema: JsonSchema }> }>;
@@ -55,22 +49,23 @@ interface Document {
   components?: { schemas?: Record<string, JsonSchema> };
 }
 
-export function servedRoutes(app: FastifyInstance): ServedRoute[] {
+export function documentedOperations(app: FastifyInstance): DocumentedOperation[] {
   const document = app.swagger() as unknown as Document;
   const resolve = (schema: JsonSchema | undefined): JsonSchema | undefined => resolveRefs(schema, document.components?.schemas ?? {}, 0);
-  const routes: ServedRoute[] = [];
+  const routes: DocumentedOperation[] = [];
   for (const [path, methods] of Object.entries(document.paths)) {
     for (const [method, op] of Object.entries(methods)) {
-      if (!op?.operationId) continue;
+      // An operation without an id is listed with an empty one, for the table's check to name.
       const parameters = op.parameters ?? [];
       routes.push({
-        operationId: op.operationId,
-        method: method.toUpperCase() as ServedRoute['method'],
+        operationId: op.operationId ?? '',
+        method: method.toUpperCase() as DocumentedOperation['method'],
         path,
         params: parameters.filter((p) => p.in === 'path').map((p) => p.name),
         query: parameters.filter((p) => p.in === 'query').map((p) => p.name),
         body: resolve(op.requestBody?.content?.['application/json']?.schema),
         ok: resolve(op.responses?.['200']?.content?.['application/json']?.schema),
+        security: op.security ?? [],
       });
     }
   }
