@@ -46,7 +46,7 @@ declare module 'fastify' {
   }
 }
 
-export interface BuildOptions {
+interface BuildOptions {
   /** Where log lines go (tests capture them); stdout when omitted. */
   logStream?: DestinationStream;
 }

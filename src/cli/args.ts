@@ -6,7 +6,7 @@ export const PROGRAM = 'external-oauth-apps';
 /** Exit code of a command line refused before anything was done (bad option, a file that exists). */
 export const USAGE_EXIT = 2;
 
-export type Parsed<T> = { kind: 'help' } | { kind: 'error'; message: string } | { kind: 'ok'; options: T };
+type Parsed<T> = { kind: 'help' } | { kind: 'error'; message: string } | { kind: 'ok'; options: T };
 
 /** A subcommand: its usage line, how it reads its arguments (no config needed), and what it does. */
 export interface CliCommand<T> {

@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import { SQLITE_FILE_NAME } from '../store/database.ts';
 import { USAGE_EXIT, readArgs, type CliCommand } from './args.ts';
 
-export class BackupError extends Error {
+class BackupError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'BackupError';
@@ -14,9 +14,9 @@ export class BackupError extends Error {
 }
 
 /** FILE names something that exists: refused like a bad command line, before anything is written. */
-export class BackupTargetExists extends BackupError {}
+class BackupTargetExists extends BackupError {}
 
-export interface BackupReport {
+interface BackupReport {
   file: string;
   bytes: number;
   applications: number;
@@ -117,7 +117,7 @@ function fsyncFile(file: string) {
   }
 }
 
-export const BACKUP_USAGE = `usage: external-oauth-apps backup FILE
+const BACKUP_USAGE = `usage: external-oauth-apps backup FILE
 
 Writes a consistent snapshot of the SQLite store to FILE (a new file, created with mode 0600; an
 existing path is never overwritten). A FILE that starts with "-" is given after "--".

@@ -10,7 +10,7 @@ import { readArgs, type CliCommand } from './args.ts';
 import { countStoredSecrets } from './count-stored-secrets.ts';
 import { startProgress } from './progress.ts';
 
-export interface DoctorReport {
+interface DoctorReport {
   keyIds: string[];
   checked: number;
   failed: number;
@@ -75,7 +75,7 @@ export async function checkStoredSecrets(
 }
 
 /** The summary doctor prints: one line per column and key id, a few failing rows, the verdict. */
-export function describeReport(report: DoctorReport, activeKeyId: string): string {
+function describeReport(report: DoctorReport, activeKeyId: string): string {
   const out = [`keys: ${report.keyIds.join(', ')} (active: ${activeKeyId})`];
   for (const { column, keyId, ok, failed } of report.byKey) {
     const known = report.keyIds.includes(keyId) ? 'configured' : 'NOT CONFIGURED';
@@ -91,7 +91,7 @@ export function describeReport(report: DoctorReport, activeKeyId: string): strin
   return out.join('\n');
 }
 
-export const DOCTOR_USAGE = `usage: external-oauth-apps doctor [--verbose]
+const DOCTOR_USAGE = `usage: external-oauth-apps doctor [--verbose]
 
 Checks that every stored secret opens with the configured master keys (reads only: no migration, no key
 file created). Prints a count by column and key id, and the first ${MAX_EXAMPLES} values that do not open

@@ -10,7 +10,7 @@ import { USAGE_EXIT, readArgs, runCommand, wholeNumber, type CliCommand } from '
 import { countStoredSecrets } from './count-stored-secrets.ts';
 import { startProgress } from './progress.ts';
 
-export interface RotationOptions {
+interface RotationOptions {
   /** Rows read and re-sealed per transaction. */
   batchSize: number;
   /** Pause between batches, to spread the load on a busy database. */
@@ -19,7 +19,7 @@ export interface RotationOptions {
   onBatch?: (progress: RotationReport, examinedThisPass: number) => void;
 }
 
-export interface RotationReport {
+interface RotationReport {
   activeKeyId: string;
   /** Sealed values looked at, over all passes. */
   examined: number;
@@ -119,7 +119,7 @@ async function countRemaining(batches: AsyncGenerator<StoredSecret[]>, box: Secr
 const MAX_UNREADABLE_LISTED = 10;
 
 /** The lines the command prints: counts and key ids, never a secret. */
-export function describeRotation(report: RotationReport, listAll = false): string {
+function describeRotation(report: RotationReport, listAll = false): string {
   const lines = [
     `active key: ${report.activeKeyId}`,
     `examined ${report.examined}, re-sealed ${report.resealed}, already current ${report.current}, ` +
@@ -141,7 +141,7 @@ export function describeRotation(report: RotationReport, listAll = false): strin
   return lines.join('\n');
 }
 
-export const KEYS_USAGE = `usage: external-oauth-apps keys rotate [--batch-size N] [--pause-ms N] [--verbose]
+const KEYS_USAGE = `usage: external-oauth-apps keys rotate [--batch-size N] [--pause-ms N] [--verbose]
 
 Re-seals every stored secret under the active (first) key of EOA_MASTER_KEY, while the service serves.
 Progress goes to stderr; the result (counts, never a secret) to stdout.

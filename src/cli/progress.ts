@@ -4,7 +4,7 @@
  * or in a log: a plain line at each tenth of the work (and one at least every 30 s, so a slow job shows it
  * is alive), about ten lines however big the job; the last line says how much was done and how long it took.
  */
-export interface ProgressOptions {
+interface ProgressOptions {
   /** What is being done, e.g. "re-sealing stored secrets". */
   label: string;
   /** Items expected; the count can grow meanwhile (a busy service), the percentage stops at 100. */
@@ -21,7 +21,7 @@ export interface ProgressStream {
   columns?: number;
 }
 
-export interface Progress {
+interface Progress {
   /** `done` items so far (not the increment). */
   update(done: number): void;
   /** Prints the final line; nothing after it. */

@@ -10,13 +10,13 @@ const ROWS_PER_INSERT = 2000;
 /** Rows per transaction, as for applications (seed.ts): few fsyncs, a write lock held briefly. */
 const ROWS_PER_TRANSACTION = 20_000;
 /** Each seeded user is connected to this many applications (fewer when there are fewer applications). */
-export const STATES_PER_USER = 10;
+const STATES_PER_USER = 10;
 /** Random bytes per token: 43 characters of base64url, as providers' opaque tokens often are. */
 const TOKEN_BYTES = 32;
 /** Access tokens outlive any bench by far: reads of them are fresh-token reads, never a refresh. */
 const ACCESS_TOKEN_LIFETIME_MS = 30 * 24 * 3600 * 1000;
 
-export interface SeedUserStatesOptions {
+interface SeedUserStatesOptions {
   /** How many user states (rows of oauth_application_user_states) to create. */
   count: number;
   /** The applications to connect users to, in seeding order; the first is the one every user has. */

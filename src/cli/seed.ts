@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../config.ts';
 import { openStore, type Store } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { loadSecretBox } from '../crypto/master-key.ts';
@@ -15,7 +14,7 @@ const ROWS_PER_INSERT = 2000;
 const ROWS_PER_TRANSACTION = 20_000;
 const DIALECTS = ['snowflake', 'databricks', 'bigquery_standard_sql', 'postgres', null];
 
-export interface SeedOptions {
+interface SeedOptions {
   count: number;
   /** Prefix of every name and client_id, so that seeding twice does not collide. */
   prefix: string;
@@ -58,7 +57,7 @@ export async function seedApplications(store: Store, secretBox: SecretBox, optio
   }
 }
 
-export const SEED_USAGE = `usage: external-oauth-apps seed [COUNT] [--prefix PREFIX] [--user-states N]
+const SEED_USAGE = `usage: external-oauth-apps seed [COUNT] [--prefix PREFIX] [--user-states N]
 
 Loads COUNT (default 1,000,000) generated applications, for benchmarks; with --user-states, also N users'
 tokens for them (N / 10 new users, each connected to the first new application and 9 others).`;

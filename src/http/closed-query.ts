@@ -2,8 +2,8 @@ import fp from 'fastify-plugin';
 
 /**
  * A query parameter the operation does not declare is a 400, on every route: a misspelled filter
- * (`?clientid=x`) or a malformed one (`?client_id[]=x`) used to be ignored, and the list came back whole,
- * as if the filter had matched everything. Each route's querystring schema is closed here
+ * (`?clientid=x`) or a malformed one (`?client_id[]=x`) ignored would bring the list back whole, as if the
+ * filter had matched everything. Each route's querystring schema is closed here
  * (`additionalProperties: false`), and a route that declares none gets an empty closed one, so a route
  * added later is covered with no code of its own; it declares the parameters it takes, and only those.
  */

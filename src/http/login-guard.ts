@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 /** The counter keys of one login attempt: its address, and with a client_id, that pair and the client_id. */
-export interface AttemptKeys {
+interface AttemptKeys {
   address: string;
   pair?: string;
   client?: string;

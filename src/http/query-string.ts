@@ -1,7 +1,7 @@
 /** Names of the query parameters whose name or value was not valid percent-encoded UTF-8 (`%FF`, `%ED%A0%80`). */
 export const UNDECODABLE = Symbol('undecodable query parameters');
 
-export type ParsedQuery = Record<string, string | string[]> & { [UNDECODABLE]?: string[] };
+type ParsedQuery = Record<string, string | string[]> & { [UNDECODABLE]?: string[] };
 
 /**
  * The router's query string parser. fastify's default keeps a sequence it cannot decode as the raw text

@@ -15,7 +15,7 @@ declare module 'fastify' {
 export const ALWAYS = { 'x-content-type-options': 'nosniff' } as const;
 
 /** RFC 6749 §5.1: a token response says `Cache-Control: no-store` and, for HTTP/1.0 caches, `Pragma: no-cache`. */
-export const SECRET_BEARING = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+const SECRET_BEARING = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 
 export function setSecurityHeaders(reply: FastifyReply): void {
   reply.header('x-content-type-options', ALWAYS['x-content-type-options']);

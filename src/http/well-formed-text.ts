@@ -15,7 +15,7 @@ import { UNDECODABLE } from './query-string.ts';
  */
 const NOT_TEXT = /[\p{Cs}\0]/u;
 
-export function isWellFormedText(value: string): boolean {
+function isWellFormedText(value: string): boolean {
   return !NOT_TEXT.test(value);
 }
 
@@ -41,9 +41,9 @@ interface Frame {
 /**
  * The body's strings that are not text, keys included, as Looker field paths (`errors.0.field`), in
  * document order. Iterative, with each path built only for a hit: a body nested thousands deep (well
- * within the body limit) overflowed the stack of a recursive walk (found by test/fuzz).
+ * within the body limit) would overflow the stack of a recursive walk.
  */
-export function bodyTextProblems(root: unknown): ValidationProblem[] {
+function bodyTextProblems(root: unknown): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   const stack: Frame[] = [{ value: root, parent: null, key: '' }];
   while (stack.length > 0) {
@@ -87,7 +87,7 @@ function queryProblems(query: unknown): string[] {
   return found;
 }
 
-export function checkRequestText(request: FastifyRequest): void {
+function checkRequestText(request: FastifyRequest): void {
   const params = request.params as Record<string, unknown> | undefined;
   if (params && Object.values(params).some((v) => typeof v === 'string' && !isWellFormedText(v))) throw new ApiError('not_found');
   const query = queryProblems(request.query);

@@ -34,11 +34,11 @@ export const AUDIT_ACTIONS = {
   'session.logout': 'user',
 } as const;
 
-export type AuditAction = keyof typeof AUDIT_ACTIONS;
-export type AuditOutcome = 'success' | 'failure';
+type AuditAction = keyof typeof AUDIT_ACTIONS;
+type AuditOutcome = 'success' | 'failure';
 
 /** What an event may say beyond its columns: names and counts, never a value someone sent. */
-export interface AuditDetail {
+interface AuditDetail {
   /** The fields a change set (their names only). */
   fields?: string[];
   role_ids?: string[];
@@ -67,7 +67,7 @@ const STREAM_PAGE = 500;
 const PURGE_BATCH = 1000;
 const PURGE_MAX_BATCHES = 100;
 
-export interface AuditOptions {
+interface AuditOptions {
   retentionDays: number;
   /** Failed logins: individual events per client_id per window before they are only counted. */
   failedLoginEvents: number;

@@ -212,4 +212,3 @@ export function externalOauthApplicationsService(
   };
 }
 
-export type ExternalOauthApplicationsService = ReturnType<typeof externalOauthApplicationsService>;

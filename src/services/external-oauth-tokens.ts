@@ -24,7 +24,7 @@ import type { Caller } from './sessions.ts';
  * application's deletion does at the provider. Tokens leave only through `accessToken`.
  */
 
-export type UserTokenStatus = 'active' | 'expired' | 'needs_reauth';
+type UserTokenStatus = 'active' | 'expired' | 'needs_reauth';
 
 export interface UserStateStatus {
   user_id: string;
@@ -47,7 +47,7 @@ const REAUTH_MESSAGES: Record<ReauthReason, string> = {
 };
 
 /** The status of a state at `now`: `expired` is an access token past its time that the next read refreshes. */
-export function statusAt(row: TokenStatusRow, now = Date.now()): UserTokenStatus {
+function statusAt(row: TokenStatusRow, now = Date.now()): UserTokenStatus {
   if (row.status === 'needs_reauth') return 'needs_reauth';
   if (Date.parse(row.access_token_expires_at) > now) return 'active';
   const refreshable = row.has_refresh_token && (row.refresh_token_expires_at === null || Date.parse(row.refresh_token_expires_at) > now);
@@ -71,7 +71,7 @@ function present(row: TokenStatusRow): UserStateStatus {
   };
 }
 
-export interface ExternalOauthTokensOptions {
+interface ExternalOauthTokensOptions {
   repos: Repositories;
   secretBox: SecretBox;
   writes: WriteBatcher;
@@ -305,7 +305,6 @@ function toApiError(error: unknown): unknown {
   return error;
 }
 
-export type ExternalOauthTokensService = ReturnType<typeof externalOauthTokensService>;
 
 function providerKind(dialectName: string | null): ProviderKind {
   if (dialectName === 'snowflake' || dialectName === 'databricks') return dialectName;

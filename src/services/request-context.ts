@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * the request's async chain (the group commit runs a batch from a timer) is bound back to its caller's
  * context where it is queued (store/write-batcher.ts).
  */
-export interface RequestContext {
+interface RequestContext {
   requestId: string;
   /** The client address as the server sees it (after EOA_TRUST_PROXY). */
   address: string;

@@ -6,7 +6,7 @@ import type { TokenCache } from './token-cache.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditEventInput, AuditService } from './audit.ts';
 
-export interface AccessToken {
+interface AccessToken {
   access_token: string;
   token_type: 'Bearer';
   expires_in: number;
@@ -26,7 +26,7 @@ export interface Caller {
 /** A token from `login/{user_id}`: it acts as someone other than the admin who holds it. */
 export const isSudo = (caller: Caller) => caller.userId !== caller.principalUserId;
 
-export interface SessionsOptions {
+interface SessionsOptions {
   tokenTtlS: number;
   tokenCache: TokenCache;
   writes: WriteBatcher;
@@ -131,7 +131,6 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
   };
 }
 
-export type SessionsService = ReturnType<typeof sessionsService>;
 
 /** Looker-style API client ids: 20 URL-safe characters, no ambiguity with secrets. */
 export function newClientId(): string {

@@ -23,7 +23,7 @@ import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
  * Eviction is least-recently-used by Map insertion order: a hit moves the entry to the end, the oldest
  * entry goes first when the cache is full.
  */
-export interface TokenCacheOptions {
+interface TokenCacheOptions {
   ttlMs: number;
   maxEntries: number;
   /** Injectable clock (milliseconds) for tests; Date.now otherwise. */

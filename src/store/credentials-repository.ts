@@ -13,7 +13,7 @@ export interface CredentialsApi3 {
 }
 
 /** What login needs: the credential, its hash and whether its user may log in. */
-export interface LoginCandidate extends CredentialsApi3 {
+interface LoginCandidate extends CredentialsApi3 {
   secret_hash: string;
   user_is_disabled: boolean;
 }
@@ -110,4 +110,3 @@ export function credentialsRepository(db: Kysely<Database>) {
   };
 }
 
-export type CredentialsRepository = ReturnType<typeof credentialsRepository>;

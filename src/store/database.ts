@@ -25,7 +25,7 @@ export interface Store {
 
 export const SQLITE_FILE_NAME = 'external-oauth-apps.sqlite';
 
-export interface StoreOptions {
+interface StoreOptions {
   /** Told about connections lost outside a query (PostgreSQL); the pool replaces them by itself. */
   onConnectionError?: (error: Error) => void;
 }

@@ -10,7 +10,7 @@ export const PROVIDER_COLUMNS = ['provider_url', 'authorization_endpoint', 'toke
 export type ProviderColumns = Record<(typeof PROVIDER_COLUMNS)[number], string | null>;
 
 /** What an insert takes; provider settings left out are null. */
-export interface ExternalOauthApplicationFields extends Partial<ProviderColumns> {
+interface ExternalOauthApplicationFields extends Partial<ProviderColumns> {
   name: string;
   client_id: string;
   client_secret_sealed: string;
@@ -203,4 +203,3 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
   };
 }
 
-export type ExternalOauthApplicationsRepository = ReturnType<typeof externalOauthApplicationsRepository>;

@@ -12,7 +12,7 @@ import type { Db } from './schema.ts';
  */
 export const AUTH_CHANNEL = 'eoa_auth_changes';
 /** The payload for "anything may have changed": every cached token is dropped. */
-export const ANY_TOKEN = '*';
+const ANY_TOKEN = '*';
 /** How the listening connection shows in pg_stat_activity (and how the tests find it). */
 export const LISTENER_APPLICATION_NAME = 'eoa-auth-listener';
 
@@ -28,7 +28,7 @@ export async function notifyAuthChange(tx: Db, tokenHash: string = ANY_TOKEN): P
 }
 
 /** What the listener drives: a token cache. */
-export interface AuthChangeTarget {
+interface AuthChangeTarget {
   invalidate(payload: string): void;
   /** Changes may go unheard: empty and pass through to the database. */
   suspend(): void;
@@ -36,12 +36,12 @@ export interface AuthChangeTarget {
   resume(): void;
 }
 
-export interface ListenerLog {
+interface ListenerLog {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
 }
 
-export interface AuthListener {
+interface AuthListener {
   readonly listening: boolean;
   /** Resolves true once listening, or false after `timeoutMs` without (the cache passes through meanwhile). */
   whenListening(timeoutMs: number): Promise<boolean>;
@@ -55,7 +55,7 @@ export interface AuthListener {
   close(): Promise<void>;
 }
 
-export interface AuthListenerOptions {
+interface AuthListenerOptions {
   log?: ListenerLog;
   /** First delay before reconnecting (1 s: a lost listener usually means a restarting server); doubled per failed attempt up to 5 s. */
   retryMs?: number;

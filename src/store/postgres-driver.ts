@@ -102,9 +102,8 @@ class ResilientConnection implements DatabaseConnection {
     // as on SQLite. Writes never carry one: request validation refuses it (http/validation.ts).
     const carriesNul = query.parameters.some((p) => typeof p === 'string' && p.includes('\0'));
     if (isRead && carriesNul) return { rows: [] };
-    // The same holds for the key of an UPDATE or DELETE (a path's client_id, say: `DELETE …/a%00b` was a
-    // 500, found by test/fuzz): validated bodies carry no NUL, so such a write can only be keyed by one,
-    // and it matches no row.
+    // The same holds for the key of an UPDATE or DELETE (a path's client_id, say: `DELETE …/a%00b`):
+    // validated bodies carry no NUL, so such a write can only be keyed by one, and it matches no row.
     const kind = query.query.kind;
     if (carriesNul && (kind === 'UpdateQueryNode' || kind === 'DeleteQueryNode')) return { rows: [], numAffectedRows: 0n };
     const retryable = !this.#inTransaction && isRead;

@@ -5,7 +5,7 @@ import { preparedQuery } from './prepared-query.ts';
 import { ADMIN_ROLE_ID, USER_ROLE_ID } from './users-repository.ts';
 import { fromBool, idString, nowIso, toBool, toIso } from './values.ts';
 
-export interface SessionRecord {
+interface SessionRecord {
   user_id: string;
   /** Who logged in: differs from `user_id` only for a token from `login/{user_id}`, whose holder it is. */
   principal_user_id: string;
@@ -114,4 +114,3 @@ export function sessionsRepository(db: Kysely<Database>) {
   };
 }
 
-export type SessionsRepository = ReturnType<typeof sessionsRepository>;

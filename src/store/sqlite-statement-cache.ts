@@ -35,7 +35,7 @@ export function withStatementCache(connection: BetterSqlite, max = 500): SqliteD
  * transaction and nothing uncommitted, and it does not wait while the group commit holds the main
  * connection in a transaction (store/write-batcher.ts), which a read through Kysely must.
  */
-export interface SqliteReader {
+interface SqliteReader {
   all<R>(sql: string, ...parameters: unknown[]): R[];
   close(): void;
 }

@@ -66,7 +66,7 @@ function toStatus(row: NonNullable<Row>): TokenStatusRow {
 }
 
 /** New tokens from the provider, sealed; a null refresh token keeps the stored one (no rotation). */
-export interface RefreshedTokens {
+interface RefreshedTokens {
   access_token_sealed: string;
   access_token_expires_at: string;
   refresh_token_sealed: string | null;

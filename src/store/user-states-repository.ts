@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database, Db } from './schema.ts';
 import { idString, isId, nowIso, toIso, toNullableIso } from './values.ts';
 
-export interface UserStateRecord {
+interface UserStateRecord {
   user_id: string;
   oauth_application_id: string;
   access_token_sealed: string;
@@ -16,7 +16,7 @@ export interface UserStateRecord {
 
 
 /** What may be said about a stored state without opening it: never a token. */
-export interface UserStateSummary {
+interface UserStateSummary {
   oauth_application_id: string;
   access_token_expires_at: string;
   has_refresh_token: boolean;
@@ -25,7 +25,7 @@ export interface UserStateSummary {
 }
 
 /** The key of a user state row, as paging through sealed tokens uses it. */
-export interface UserStateKey {
+interface UserStateKey {
   user_id: string;
   oauth_application_id: string;
 }
@@ -145,4 +145,3 @@ export function userStatesRepository(db: Kysely<Database>) {
   };
 }
 
-export type UserStatesRepository = ReturnType<typeof userStatesRepository>;

@@ -141,4 +141,3 @@ export function usersRepository(db: Kysely<Database>) {
   };
 }
 
-export type UsersRepository = ReturnType<typeof usersRepository>;

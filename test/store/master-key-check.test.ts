@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN, TEST_MASTER_KEY, bearer, buildTestApp, json, testConfig, type TestApp } from '../helpers/app.ts';
 import { startServer } from '../helpers/server-process.ts';
