@@ -70,7 +70,13 @@ export async function buildTestApp(
   const cfg = config ?? (await testConfig(env));
   const app = await buildServer(cfg, { logStream });
   await setup?.(app);
-  await app.ready();
+  try {
+    await app.ready();
+  } catch (error) {
+    // What started before the failure (the database, the revocation listener) must not keep the test alive.
+    await app.close().catch(() => {});
+    throw error;
+  }
   registerServedDocument(app.swagger());
   await app.services.users.bootstrapAdmin(cfg.bootstrap);
   const inject = auditedInject(app);
