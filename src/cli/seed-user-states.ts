@@ -2,13 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/database.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import { userStateTokenAad } from '../services/user-states.ts';
-import { fromBool, idString, nowIso } from '../store/values.ts';
+import { fromBool, idString } from '../store/values.ts';
+import { insertInBatches } from './seed-batches.ts';
 import { startProgress } from './progress.ts';
 
-/** Rows per INSERT: 10 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
-const ROWS_PER_INSERT = 2000;
-/** Rows per transaction, as for applications (seed.ts): few fsyncs, a write lock held briefly. */
-const ROWS_PER_TRANSACTION = 20_000;
 /** Each seeded user is connected to this many applications (fewer when there are fewer applications). */
 const STATES_PER_USER = 10;
 /** Random bytes per token: 43 characters of base64url, as providers' opaque tokens often are. */
@@ -47,44 +44,37 @@ export async function seedUserStates(store: Store, secretBox: SecretBox, options
   /** The application of the k-th state (0 ≤ k < perUser) of the u-th user. */
   const applicationOf = (u: number, k: number) => (k === 0 ? apps[0] : apps[1 + ((u * (perUser - 1) + k - 1) % others)]);
 
-  const started = Date.now();
   const expiresAt = new Date(Date.now() + ACCESS_TOKEN_LIFETIME_MS).toISOString();
-  let done = 0;
-  while (done < options.count) {
-    const inTransaction = Math.min(ROWS_PER_TRANSACTION, options.count - done);
-    await store.db.transaction().execute(async (tx) => {
-      for (let offset = 0; offset < inTransaction; offset += ROWS_PER_INSERT) {
-        const rows = [];
-        const now = nowIso();
-        const inInsert = Math.min(ROWS_PER_INSERT, inTransaction - offset);
-        // One draw of random bytes for every token of the insert: a draw per token costs more than its sealing.
-        const random = randomBytes(inInsert * 2 * TOKEN_BYTES);
-        let drawn = 0;
-        const token = () => random.subarray(drawn, (drawn += TOKEN_BYTES)).toString('base64url');
-        for (let j = 0; j < inInsert; j++) {
-          const i = done + offset + j;
-          const userId = userIds[Math.floor(i / perUser)];
-          const applicationId = applicationOf(Math.floor(i / perUser), i % perUser);
-          const seal = (column: 'access_token' | 'refresh_token') => secretBox.seal(token(), userStateTokenAad(userId, applicationId, column));
-          rows.push({
-            user_id: userId,
-            oauth_application_id: applicationId,
-            access_token_sealed: seal('access_token'),
-            access_token_expires_at: expiresAt,
-            refresh_token_sealed: seal('refresh_token'),
-            refresh_token_expires_at: null,
-            token_type: 'Bearer',
-            scope: 'session:role:analyst refresh_token',
-            created_at: now,
-            updated_at: now,
-          });
-        }
-        await tx.insertInto('oauth_application_user_states').values(rows).execute();
-      }
-    });
-    done += inTransaction;
-    options.onProgress?.(done, Date.now() - started);
-  }
+  await insertInBatches(
+    store,
+    options.count,
+    async (tx, from, count, now) => {
+      // One draw of random bytes for every token of the insert: a draw per token costs more than its sealing.
+      const random = randomBytes(count * 2 * TOKEN_BYTES);
+      let drawn = 0;
+      const token = () => random.subarray(drawn, (drawn += TOKEN_BYTES)).toString('base64url');
+      const rows = Array.from({ length: count }, (_, j) => {
+        const i = from + j;
+        const userId = userIds[Math.floor(i / perUser)];
+        const applicationId = applicationOf(Math.floor(i / perUser), i % perUser);
+        const seal = (column: 'access_token' | 'refresh_token') => secretBox.seal(token(), userStateTokenAad(userId, applicationId, column));
+        return {
+          user_id: userId,
+          oauth_application_id: applicationId,
+          access_token_sealed: seal('access_token'),
+          access_token_expires_at: expiresAt,
+          refresh_token_sealed: seal('refresh_token'),
+          refresh_token_expires_at: null,
+          token_type: 'Bearer',
+          scope: 'session:role:analyst refresh_token',
+          created_at: now,
+          updated_at: now,
+        };
+      });
+      await tx.insertInto('oauth_application_user_states').values(rows).execute();
+    },
+    options.onProgress,
+  );
   return userIds;
 }
 
@@ -119,22 +109,15 @@ export async function prepareUserStateSeed(store: Store, options: { userStates: 
 async function insertUsers(store: Store, count: number, prefix: string): Promise<string[]> {
   const role = await store.db.selectFrom('roles').select('id').where('name', '=', 'User').executeTakeFirstOrThrow();
   const ids: string[] = [];
-  while (ids.length < count) {
-    const inTransaction = Math.min(ROWS_PER_TRANSACTION, count - ids.length);
-    const before = ids.length;
-    await store.db.transaction().execute(async (tx) => {
-      for (let offset = 0; offset < inTransaction; offset += ROWS_PER_INSERT) {
-        const now = nowIso();
-        const users = Array.from({ length: Math.min(ROWS_PER_INSERT, inTransaction - offset) }, (_, k) => {
-          const n = before + offset + k + 1;
-          return { first_name: 'Seeded', last_name: `User ${n}`, email: `${prefix}user-${n}@example.com`, locale: null, is_disabled: fromBool(false), created_at: now };
-        });
-        const inserted = (await tx.insertInto('users').values(users).returning('id').execute()).map((r) => idString(r.id));
-        await tx.insertInto('user_roles').values(inserted.map((user_id) => ({ user_id, role_id: role.id }))).execute();
-        ids.push(...inserted);
-      }
+  await insertInBatches(store, count, async (tx, from, inInsert, now) => {
+    const users = Array.from({ length: inInsert }, (_, k) => {
+      const n = from + k + 1;
+      return { first_name: 'Seeded', last_name: `User ${n}`, email: `${prefix}user-${n}@example.com`, locale: null, is_disabled: fromBool(false), created_at: now };
     });
-  }
+    const inserted = (await tx.insertInto('users').values(users).returning('id').execute()).map((r) => idString(r.id));
+    await tx.insertInto('user_roles').values(inserted.map((user_id) => ({ user_id, role_id: role.id }))).execute();
+    ids.push(...inserted);
+  });
   return ids;
 }
 

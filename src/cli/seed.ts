@@ -3,15 +3,11 @@ import { openStore, type Store } from '../store/database.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import { loadSecretBox } from '../crypto/master-key.ts';
 import { secretAad, type SecretBox } from '../crypto/secret-box.ts';
-import { nowIso } from '../store/values.ts';
 import { readArgs, wholeNumber, type CliCommand } from './args.ts';
+import { insertInBatches } from './seed-batches.ts';
 import { prepareUserStateSeed } from './seed-user-states.ts';
 import { startProgress } from './progress.ts';
 
-/** Rows per INSERT: 8 bound columns × 2000 stays under SQLite's 32766 and PostgreSQL's 65535 parameters. */
-const ROWS_PER_INSERT = 2000;
-/** Rows per transaction: few enough fsyncs to be fast, small enough that the write lock is held briefly. */
-const ROWS_PER_TRANSACTION = 20_000;
 const DIALECTS = ['snowflake', 'databricks', 'bigquery_standard_sql', 'postgres', null];
 
 interface SeedOptions {
@@ -27,34 +23,28 @@ interface SeedOptions {
  * Names are `<prefix><i>` and client_ids `<prefix>client-<i>`, i from 1.
  */
 export async function seedApplications(store: Store, secretBox: SecretBox, options: SeedOptions): Promise<void> {
-  const started = Date.now();
-  let done = 0;
-  while (done < options.count) {
-    const inTransaction = Math.min(ROWS_PER_TRANSACTION, options.count - done);
-    await store.db.transaction().execute(async (tx) => {
-      for (let offset = 0; offset < inTransaction; offset += ROWS_PER_INSERT) {
-        const rows = [];
-        const now = nowIso();
-        for (let k = 0; k < Math.min(ROWS_PER_INSERT, inTransaction - offset); k++) {
-          const i = done + offset + k + 1;
-          const clientId = `${options.prefix}client-${i}`;
-          rows.push({
-            name: `${options.prefix}${i}`,
-            client_id: clientId,
-            client_secret_sealed: secretBox.seal(randomBytes(24).toString('base64url'), secretAad('external_oauth_applications', clientId, 'client_secret')),
-            tenant_id: i % 2 === 0 ? `tenant-${i % 97}` : null,
-            dialect_name: DIALECTS[i % DIALECTS.length],
-            bi_directional_data_access: i % 3 === 0 ? null : (i % 3) - 1,
-            created_at: now,
-            updated_at: now,
-          });
-        }
-        await tx.insertInto('external_oauth_applications').values(rows).execute();
-      }
-    });
-    done += inTransaction;
-    options.onProgress?.(done, Date.now() - started);
-  }
+  await insertInBatches(
+    store,
+    options.count,
+    async (tx, from, count, now) => {
+      const rows = Array.from({ length: count }, (_, k) => {
+        const i = from + k + 1;
+        const clientId = `${options.prefix}client-${i}`;
+        return {
+          name: `${options.prefix}${i}`,
+          client_id: clientId,
+          client_secret_sealed: secretBox.seal(randomBytes(24).toString('base64url'), secretAad('external_oauth_applications', clientId, 'client_secret')),
+          tenant_id: i % 2 === 0 ? `tenant-${i % 97}` : null,
+          dialect_name: DIALECTS[i % DIALECTS.length],
+          bi_directional_data_access: i % 3 === 0 ? null : (i % 3) - 1,
+          created_at: now,
+          updated_at: now,
+        };
+      });
+      await tx.insertInto('external_oauth_applications').values(rows).execute();
+    },
+    options.onProgress,
+  );
 }
 
 const SEED_USAGE = `usage: external-oauth-apps seed [COUNT] [--prefix PREFIX] [--user-states N]
