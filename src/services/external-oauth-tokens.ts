@@ -3,18 +3,20 @@ import type { Repositories } from '../store/repositories.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { ExternalOauthApplicationRecord } from '../store/external-oauth-applications-repository.ts';
-import type { TokenStateKey, TokenStateRow, TokenStatusRow } from '../store/token-state-repository.ts';
+import type { TokenStateKey } from '../store/token-state-repository.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { isId } from '../store/values.ts';
 import { refreshGrant, type OutboundOptions } from '../oauth/outbound.ts';
 import { ProviderSettingsError, type ProviderResolver, type ResolvedProvider } from '../oauth/provider.ts';
 import { ProviderError } from '../oauth/provider-errors.ts';
 import { NeedsReauth, RefreshUnavailable, StateGone, tokenRefresher, type FreshToken, type ReauthReason } from '../oauth/refresh.ts';
-import { bestEffortRevocation, revocationCall, type RevocationOutcome } from '../oauth/revoke.ts';
+import type { RevocationOutcome } from '../oauth/revoke.ts';
 import { probeClientSecret, type CheckResult } from '../oauth/check.ts';
 import { openClientSecrets, withSecretFallback, type ClientSecrets } from './client-secret-rotation.ts';
 import { userStateTarget, userStateTokenAad } from './user-states.ts';
 import type { AuditService } from './audit.ts';
+import { providerRevocation } from './provider-revocation.ts';
+import { presentUserState, type UserStateStatus } from './user-state-status.ts';
 import { noopMetrics, type Metrics, type ProviderKind, type RefreshOutcome } from '../metrics/metrics.ts';
 import type { Caller } from './sessions.ts';
 
@@ -24,20 +26,6 @@ import type { Caller } from './sessions.ts';
  * application's deletion does at the provider. Tokens leave only through `accessToken`.
  */
 
-type UserTokenStatus = 'active' | 'expired' | 'needs_reauth';
-
-export interface UserStateStatus {
-  user_id: string;
-  oauth_application_id: string;
-  status: UserTokenStatus;
-  access_token_expires_at: string;
-  refresh_token_expires_at: string | null;
-  has_refresh_token: boolean;
-  last_refreshed_at: string | null;
-  last_error: string | null;
-  updated_at: string;
-}
-
 /** What each `needs_reauth` reason tells the user; fixed text of ours, never the provider's. */
 const REAUTH_MESSAGES: Record<ReauthReason, string> = {
   invalid_grant: 'The provider no longer accepts this user\'s refresh token (revoked, expired or already used)',
@@ -45,31 +33,6 @@ const REAUTH_MESSAGES: Record<ReauthReason, string> = {
   refresh_token_expired: 'The refresh token has expired',
   refresh_interrupted: 'A refresh was interrupted before its result was stored, and the provider had already spent the refresh token',
 };
-
-/** The status of a state at `now`: `expired` is an access token past its time that the next read refreshes. */
-function statusAt(row: TokenStatusRow, now = Date.now()): UserTokenStatus {
-  if (row.status === 'needs_reauth') return 'needs_reauth';
-  if (Date.parse(row.access_token_expires_at) > now) return 'active';
-  const refreshable = row.has_refresh_token && (row.refresh_token_expires_at === null || Date.parse(row.refresh_token_expires_at) > now);
-  return refreshable ? 'expired' : 'needs_reauth';
-}
-
-function present(row: TokenStatusRow): UserStateStatus {
-  const status = statusAt(row);
-  // A state that needs reauth by its times alone says why, as the next read would record it.
-  const derived = status === 'needs_reauth' && row.status !== 'needs_reauth' ? (row.has_refresh_token ? 'refresh_token_expired' : 'no_refresh_token') : null;
-  return {
-    user_id: row.user_id,
-    oauth_application_id: row.oauth_application_id,
-    status,
-    access_token_expires_at: row.access_token_expires_at,
-    refresh_token_expires_at: row.refresh_token_expires_at,
-    has_refresh_token: row.has_refresh_token,
-    last_refreshed_at: row.last_refreshed_at,
-    last_error: derived ?? row.last_error,
-    updated_at: row.updated_at,
-  };
-}
 
 interface ExternalOauthTokensOptions {
   repos: Repositories;
@@ -87,12 +50,6 @@ interface ExternalOauthTokensOptions {
   /** After a provider failure, how long callers are told to retry later (default 5 s). */
   backoffMs?: number;
 }
-
-/** Revocations run this many at a time when an application with many users is deleted. */
-const REVOKE_CONCURRENCY = 4;
-const REVOKE_PAGE = 200;
-/** A deleted application's revocations stop being attempted after this long (the delete is done already). */
-const REVOKE_DEADLINE_MS = 20_000;
 
 export function externalOauthTokensService(options: ExternalOauthTokensOptions) {
   const { repos, secretBox, writes, audit, providers, outbound } = options;
@@ -142,40 +99,7 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
   }
 
   const secretsOf = (app: ExternalOauthApplicationRecord): ClientSecrets => openClientSecrets(secretBox, app);
-
-  async function revoke(app: ExternalOauthApplicationRecord, provider: ResolvedProvider, state: TokenStateRow): Promise<RevocationOutcome> {
-    const sealed = state.refresh_token_sealed ?? state.access_token_sealed;
-    const hint = state.refresh_token_sealed === null ? 'access_token' : 'refresh_token';
-    const token = secretBox.open(sealed, tokenAad(state, hint));
-    const secrets = secretsOf(app);
-    return bestEffortRevocation(provider, () =>
-      withSecretFallback(secrets, (clientSecret) => revocationCall(provider, { clientId: app.client_id, clientSecret }, { token, hint }, outbound)),
-    );
-  }
-
-  /** The provider of an app for revocation; null when it cannot be resolved (then nothing is revoked). */
-  async function providerForRevocation(app: ExternalOauthApplicationRecord): Promise<ResolvedProvider | null> {
-    try {
-      return await providers.resolve(app);
-    } catch {
-      return null;
-    }
-  }
-
-  /** Every state of an application with its sealed tokens, read in pages. */
-  async function statesOf(app: ExternalOauthApplicationRecord): Promise<TokenStateRow[]> {
-    const all: TokenStateRow[] = [];
-    for (let after = '0'; ; ) {
-      const page = await repos.tokenStates.statesOfApplication(app.id, after, REVOKE_PAGE);
-      all.push(...page);
-      if (page.length < REVOKE_PAGE) return all;
-      after = page[page.length - 1].user_id;
-    }
-  }
-
-  function logRevocation(state: TokenStateKey, outcome: string) {
-    options.log?.({ event: 'user_state_revocation', outcome, user_id: state.user_id, oauth_application_id: state.oauth_application_id });
-  }
+  const revocation = providerRevocation({ repos, secretBox, providers, outbound, log: options.log });
 
   return {
     /** The user's access token, refreshed first when it expires within the margin. */
@@ -208,13 +132,13 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
       const app = await application(clientId);
       const row = await repos.tokenStates.status({ user_id: user, oauth_application_id: app.id });
       if (!row) throw notFound();
-      return present(row);
+      return presentUserState(row);
     },
 
     async list(clientId: string, page: { limit?: number; offset?: number }): Promise<UserStateStatus[]> {
       const app = await application(clientId);
       const rows = await repos.tokenStates.listStatuses(app.id, { limit: page.limit ?? 100, offset: page.offset ?? 0 });
-      return rows.map(present);
+      return rows.map(presentUserState);
     },
 
     /**
@@ -231,10 +155,7 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
         return deleted;
       });
       if (!state) throw notFound();
-      const provider = await providerForRevocation(app);
-      const outcome = provider ? await revoke(app, provider, state) : 'not_supported';
-      logRevocation(state, outcome);
-      return outcome;
+      return revocation.revokeOne(app, state);
     },
 
     /**
@@ -244,20 +165,9 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
      */
     async deleteApplication(clientId: string): Promise<void> {
       const app = await application(clientId);
-      const states = await statesOf(app);
+      const states = await revocation.statesOf(app);
       await options.deleteApplication(clientId);
-      if (states.length === 0) return;
-      const provider = await providerForRevocation(app);
-      if (!provider?.revocationEndpoint) return;
-      const deadline = Date.now() + REVOKE_DEADLINE_MS;
-      let next = 0;
-      const worker = async () => {
-        while (next < states.length) {
-          const state = states[(next += 1) - 1];
-          logRevocation(state, Date.now() < deadline ? await revoke(app, provider, state) : 'skipped');
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(REVOKE_CONCURRENCY, states.length) }, worker));
+      await revocation.revokeAll(app, states);
     },
 
     /** The credential check (oauth/check.ts), with a word on the previous secret when the current one is refused. */

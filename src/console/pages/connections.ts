@@ -5,7 +5,7 @@ import { presetFor } from '../../oauth/presets.ts';
 import { ProviderSettingsError } from '../../oauth/provider.ts';
 import { ProviderError } from '../../oauth/provider-errors.ts';
 import type { ExternalOauthApplicationView } from '../../services/external-oauth-applications.ts';
-import type { UserStateStatus } from '../../services/external-oauth-tokens.ts';
+import type { UserStateStatus } from '../../services/user-state-status.ts';
 import { html, segment, type Html } from '../html.ts';
 import { formatTime, layout, notice, pageContext, redirect, sendPage, table, type PageContext } from '../layout.ts';
 import { csrfField } from '../forms.ts';

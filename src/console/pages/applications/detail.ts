@@ -1,6 +1,6 @@
 import type { CheckResult } from '../../../oauth/check.ts';
 import type { ExternalOauthApplicationView } from '../../../services/external-oauth-applications.ts';
-import type { UserStateStatus } from '../../../services/external-oauth-tokens.ts';
+import type { UserStateStatus } from '../../../services/user-state-status.ts';
 import { html, segment, type Html } from '../../html.ts';
 import { formatTime, pager, table, type PageContext } from '../../layout.ts';
 import { csrfField } from '../../forms.ts';
