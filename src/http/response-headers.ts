@@ -1,5 +1,7 @@
+import { Readable } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { FastifyReply } from 'fastify';
+import type { WalSync } from '../store/wal-sync.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -28,7 +30,8 @@ export function setSecurityHeaders(reply: FastifyReply): void {
  *   - the security headers above, and the request's `x-request-id`;
  *   - on SQLite, the durability fence: a group commit is visible before its fsync is done (store/wal-sync.ts),
  *     so a response waits until every commit made before it is on disk; otherwise it could show a row a
- *     power cut would take back. Nothing waits when no flush is pending, the usual case for reads.
+ *     power cut would take back. Nothing waits when no flush is pending, the usual case for reads. A
+ *     streamed list goes on reading after its headers are sent, so each of its chunks waits in turn.
  */
 export default fp(
   async (app) => {
@@ -36,6 +39,7 @@ export default fp(
     app.addHook('onSend', (request, reply, payload, done) => {
       reply.header('x-request-id', request.id);
       setSecurityHeaders(reply);
+      if (walSync && payload instanceof Readable) return done(null, Readable.from(fenced(payload, walSync)));
       const flushed = walSync?.pending();
       if (flushed) void flushed.then(() => done(null, payload));
       else done(null, payload);
@@ -43,3 +47,15 @@ export default fp(
   },
   { name: 'response-headers', dependencies: ['infrastructure'] },
 );
+
+/**
+ * A stream's chunks, each let through once every commit made before it was read is on disk: the rows in a
+ * chunk were committed before it was read, so no chunk can show a row a power cut would take back.
+ */
+export async function* fenced(chunks: AsyncIterable<unknown>, walSync: Pick<WalSync, 'pending'>): AsyncGenerator<unknown> {
+  for await (const chunk of chunks) {
+    const flushed = walSync.pending();
+    if (flushed) await flushed;
+    yield chunk;
+  }
+}

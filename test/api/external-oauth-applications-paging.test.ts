@@ -32,6 +32,30 @@ describe('all_external_oauth_applications: limit, offset and the streamed whole 
     assert.ok(apps.every((a) => !('client_secret' in a)));
   });
 
+  test('on SQLite, each later chunk of the streamed list waits for a group commit\'s pending flush, as the first does', { skip: process.env.TEST_DATABASE_URL ? 'the flush off the event loop is SQLite\'s' : false }, async () => {
+    const walSync = t.app.store.walSync!;
+    const realPending = walSync.pending;
+    let calls = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // From the second chunk on, a flush is "pending" until released: the stream must stop there.
+    walSync.pending = () => ((calls += 1) >= 2 && calls < 4 ? held : null);
+    try {
+      let finished = false;
+      const response = list().then((r) => ((finished = true), r));
+      for (let i = 0; i < 200 && calls < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+      for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(calls, 2, 'the stream stopped at its second chunk');
+      assert.equal(finished, false, 'the response is not complete while the flush is pending');
+      release();
+      const apps = json(await response) as unknown[];
+      assert.equal(apps.length, COUNT);
+      assert.ok(calls > 3, `every chunk asked (${calls} chunks)`);
+    } finally {
+      walSync.pending = realPending;
+    }
+  });
+
   test('limit and offset page the list; past the end is []', async () => {
     const all = json(await list()) as Array<{ id: string }>;
     const page = await list('?limit=10&offset=995');
