@@ -65,7 +65,7 @@ export interface Measurement {
   stopCeilings(): Promise<void>;
 }
 
-const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+export const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 
 /** CPU time a process has used so far (user + system), in microseconds, from /proc (Linux). */
 export function cpuUsOf(pid: number): number | null {

@@ -46,7 +46,7 @@ export function frameworkError(_error: FastifyError, request: FastifyRequest, re
   reply.header('x-request-id', request.id);
   setSecurityHeaders(reply);
   sendError(request, reply, new ApiError('not_found'));
-  logRequest(request, reply);
+  logRequest(request.server.log, request, reply);
 }
 
 /** The database is unreachable or out of space: the client may retry, as it would after a 429. */

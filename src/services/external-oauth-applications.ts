@@ -81,9 +81,30 @@ function taken(error: unknown) {
   return null;
 }
 
+/**
+ * Field by field, not `{ ...rest }`: a rest copy and two spreads made this one of the list's larger costs,
+ * and an object literal of fixed shape is what V8 builds fastest.
+ */
 function view(record: ExternalOauthApplicationRecord): ExternalOauthApplicationView {
-  const { client_secret_sealed: _sealed, previous_client_secret_sealed: _previous, previous_client_secret_expires_at: _until, ...app } = record;
-  return { ...app, ...previousSecretView(record) };
+  const { has_previous_secret, previous_secret_expires_at } = previousSecretView(record);
+  return {
+    id: record.id,
+    name: record.name,
+    client_id: record.client_id,
+    tenant_id: record.tenant_id,
+    dialect_name: record.dialect_name,
+    bi_directional_data_access: record.bi_directional_data_access,
+    provider_url: record.provider_url,
+    authorization_endpoint: record.authorization_endpoint,
+    token_endpoint: record.token_endpoint,
+    revocation_endpoint: record.revocation_endpoint,
+    issuer: record.issuer,
+    scopes: record.scopes,
+    token_endpoint_auth_method: record.token_endpoint_auth_method,
+    created_at: record.created_at,
+    has_previous_secret,
+    previous_secret_expires_at,
+  };
 }
 
 /** Rows per query when the whole list is streamed: memory stays flat whatever the table holds. */

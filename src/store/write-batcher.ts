@@ -1,4 +1,3 @@
-import { AsyncResource } from 'node:async_hooks';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Engine } from './database.ts';
@@ -43,7 +42,17 @@ const DEFAULT_MAX_BATCH = 256;
 export function createWriteBatcher(
   db: Kysely<Database>,
   engine: Engine,
-  options: { maxBatch?: number; metrics?: Pick<Metrics, 'writeBatch'>; walSync?: WalSync } = {},
+  options: {
+    maxBatch?: number;
+    metrics?: Pick<Metrics, 'writeBatch'>;
+    walSync?: WalSync;
+    /**
+     * Binds a queued write to its caller's async context, so that what it reads there (who is acting, for
+     * its audit event) is its own although the batch runs from a timer in whichever request queued first.
+     * The services pass services/request-context.ts's; the store knows nothing of requests.
+     */
+    bind?: <T>(work: (tx: Transaction<Database>) => Promise<T>) => (tx: Transaction<Database>) => Promise<T>;
+  } = {},
 ): WriteBatcher {
   const stats = { batches: 0, writes: 0, largestBatch: 0 };
   const measured = measure(options.metrics ?? noopMetrics);
@@ -60,6 +69,7 @@ export function createWriteBatcher(
   }
 
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+  const bind = options.bind ?? ((work) => work);
   const queue: Pending[] = [];
   let scheduled = false;
   let committing = false;
@@ -116,9 +126,7 @@ export function createWriteBatcher(
     stats,
     run<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        // A batch runs from a timer in whichever request queued first: each write is bound to its own
-        // caller's async context, so what it reads there (who is acting, for its audit event) is its own.
-        queue.push({ work: AsyncResource.bind(work), resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ work: bind(work), resolve: resolve as (value: unknown) => void, reject });
         schedule();
       });
     },
