@@ -36,7 +36,7 @@ export interface Processes {
 
 /** A minimal environment: what a child inherits is stated, not leaked from the shell. */
 function childEnv(env: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env };
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}), ...env };
 }
 
 export function createProcesses(): Processes {
@@ -126,12 +126,16 @@ export function serviceEnv(storeEnv: Record<string, string>, admin: Admin, extra
     EOA_RATE_LIMIT_MAX: '0',
     EOA_LOGIN_GUARD_MAX: '100000',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    // glibc's malloc settings of `npm start` (package.json; docs/performance.md, "Memory").
+    MALLOC_ARENA_MAX: '2',
+    MALLOC_MMAP_THRESHOLD_: '131072',
     ...extra,
   };
 }
 
 export function startService(processes: Processes, storeEnv: Record<string, string>, admin: Admin, extra?: Record<string, string>): Promise<Child> {
-  return processes.start('service', ['--import', 'tsx', 'src/main.ts', 'serve'], serviceEnv(storeEnv, admin, extra), /external-oauth-apps listening on (http:\/\/\S+)/);
+  // As `npm start` runs it (package.json), with its V8 flag and, in serviceEnv, its malloc settings.
+  return processes.start('service', ['--max-semi-space-size=4', '--import', 'tsx', 'src/main.ts', 'serve'], serviceEnv(storeEnv, admin, extra), /external-oauth-apps listening on (http:\/\/\S+)/);
 }
 
 /** A bare node:http server answering `getBytes` to GET and `postBytes` to POST (bench/ceiling-server.mjs). */

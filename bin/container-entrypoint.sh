@@ -13,4 +13,8 @@ if [ -z "${PGPASSWORD:-}" ] && [ -n "${PGPASSWORD_FILE:-}" ]; then
   export PGPASSWORD
 fi
 unset EOA_MASTER_KEY_FILE PGPASSWORD_FILE
-exec node --import tsx src/main.ts "$@"
+# The memory settings of `npm start` (docs/performance.md, "Memory"): glibc's malloc, unless set, with few
+# arenas and large blocks (scrypt's 16 MB) given back on free rather than kept per thread; V8's young
+# generation at 4 MB a half instead of 16.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
+exec node --max-semi-space-size=4 --import tsx src/main.ts "$@"

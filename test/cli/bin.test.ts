@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
 import { ROOT } from '../reliability/support.ts';
 
 /**
  * bin/external-oauth-apps.js, what `npx external-oauth-apps` runs: a supervisor's SIGTERM reaches the
  * wrapper only, and must reach the server behind it, which drains and exits 0; the exit code comes back.
+ * The server gets glibc's malloc settings (docs/performance.md, "Memory") unless the operator set them.
  */
 test('the bin wrapper passes SIGTERM on to serve and returns its exit code', async () => {
   const child = spawn(process.execPath, ['bin/external-oauth-apps.js', 'serve'], {
@@ -21,6 +23,8 @@ test('the bin wrapper passes SIGTERM on to serve and returns its exit code', asy
       EOA_MASTER_KEY: TEST_MASTER_KEY,
       EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
       EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
+      // A malloc setting the operator gave is kept; the one left unset gets the wrapper's default.
+      MALLOC_ARENA_MAX: '4',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -36,8 +40,18 @@ test('the bin wrapper passes SIGTERM on to serve and returns its exit code', asy
     void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
   });
   assert.equal((await fetch(`${baseUrl}/readyz`)).status, 200);
+  // The server's environment, read before it stops and checked after (a failed check leaves nothing running).
+  const serverEnv = () => {
+    const [serverPid] = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ');
+    return fs.readFileSync(`/proc/${serverPid}/environ`, 'utf8').split('\0');
+  };
+  const env = process.platform === 'linux' ? serverEnv() : null;
   child.kill('SIGTERM');
   assert.equal(await exited, 0, output);
+  if (env) {
+    assert.ok(env.includes('MALLOC_ARENA_MAX=4'), "the operator's value is kept");
+    assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the unset one gets the default');
+  }
   // The server went with it: nothing answers at its address any more.
   await assert.rejects(fetch(`${baseUrl}/readyz`));
 });
