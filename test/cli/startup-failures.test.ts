@@ -8,6 +8,7 @@ import { testDatabaseUrl } from '../helpers/database.ts';
 import { SQLITE_FILE_NAME } from '../../src/store/database.ts';
 import { KEY_FILE_NAME } from '../../src/crypto/master-key.ts';
 import { cli, lines, type CliResult } from './cli-process.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 /**
  * `serve` as an operator starts it, failing to start for each reason an operator meets first: every
@@ -51,14 +52,6 @@ before(async () => {
   takenPort = (holder.address() as net.AddressInfo).port;
 });
 after(() => new Promise((resolve) => holder.close(resolve)));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('start-up failures: one line on stderr and an exit code of their own', () => {
   test('the port is taken: exit 6, naming the address and what to do', async () => {
