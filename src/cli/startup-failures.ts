@@ -56,10 +56,8 @@ export function describeStartupFailure(error: unknown, config: Config | null): {
   if (!(error instanceof Error)) return null;
 
   const { code, path: file } = error as NodeJS.ErrnoException;
-  if (config && typeof code === 'string' && typeof file === 'string' && isInside(file, config.dataDir)) {
-    // mkdir of a path that is a file says EEXIST, which reads as the opposite of the problem.
-    const why = code === 'EEXIST' || code === 'ENOTDIR' ? `${file} is not a directory [${code}]` : firstLine(error.message);
-    return { code: EXIT.dataDir, message: `cannot use the data directory ${config.dataDir} (EOA_DATA_DIR): ${why}` };
+  if (config && typeof code === 'string' && typeof file === 'string' && onDataDirectoryPath(file, config.dataDir)) {
+    return { code: EXIT.dataDir, message: `cannot use the data directory ${config.dataDir} (EOA_DATA_DIR): ${dataDirectoryProblem(code, file, error.message)}` };
   }
   if (error.name === 'SqliteError' && typeof code === 'string') {
     return { code: EXIT.database, message: `cannot use the SQLite store${config ? ` in ${config.dataDir}` : ''}: ${code}: ${firstLine(error.message)}` };
@@ -69,6 +67,27 @@ export function describeStartupFailure(error: unknown, config: Config | null): {
     return { code: EXIT.database, message: `the database refused: ${code}: ${firstLine(error.message)}` };
   }
   return null;
+}
+
+/** Why a file or directory under EOA_DATA_DIR failed, in the words an operator fixes it by. */
+function dataDirectoryProblem(code: string, file: string, message: string): string {
+  const why: Record<string, string> = {
+    // mkdir of a path that is a file says EEXIST, which reads as the opposite of the problem.
+    EEXIST: `${file} is not a directory`,
+    ENOTDIR: `a parent of ${file} is not a directory`,
+    // makeDataDirectory's last word: the parent exists but takes no new directory (procfs says so this way).
+    ENOENT: `${file} cannot be created in ${path.dirname(file)}`,
+    EACCES: `${file}: permission denied`,
+    EPERM: `${file}: operation not permitted`,
+    EROFS: `${file}: read-only file system`,
+    ENOSPC: `${file}: no space left on the device`,
+  };
+  return Object.hasOwn(why, code) ? `${why[code]} [${code}]` : firstLine(message);
+}
+
+/** The file is in the data directory, or is one of the parents made on the way to it (mkdir -p). */
+function onDataDirectoryPath(file: string, dataDir: string): boolean {
+  return isInside(file, dataDir) || isInside(dataDir, file);
 }
 
 function isInside(file: string, dir: string): boolean {

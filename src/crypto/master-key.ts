@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { makeDataDirectory } from '../data-directory.ts';
 import { KEY_BYTES, SecretBox, parseMasterKeys } from './secret-box.ts';
 
 export const KEY_FILE_NAME = 'master.key';
@@ -16,7 +17,7 @@ export function loadSecretBox(masterKey: string | null, dataDir: string): Secret
 }
 
 function readOrCreateKeyFile(file: string): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makeDataDirectory(path.dirname(file));
   try {
     // 'wx' fails when the file exists, so two processes starting at once cannot both write a key.
     const fd = fs.openSync(file, 'wx', 0o600);

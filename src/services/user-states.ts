@@ -96,7 +96,7 @@ export function userStatesService(repos: Repositories, secretBox: SecretBox, wri
 
     /** The tokens in the clear, for the OAuth flow; never for a response. Null when there is no state. */
     async openTokens(userId: string, applicationId: string): Promise<UserTokens | null> {
-      const state = await repos.userStates.find(userId, applicationId);
+      const state = await repos.tokenStates.find({ user_id: userId, oauth_application_id: applicationId });
       if (!state) return null;
       const open = (sealed: string, column: TokenColumn) =>
         secretBox.open(sealed, userStateTokenAad(state.user_id, state.oauth_application_id, column));

@@ -8,6 +8,7 @@ import type { Database } from './schema.ts';
 import { ResilientPostgresDialect } from './postgres-driver.ts';
 import { attachSqliteReader, openSqliteReader, withStatementCache } from './sqlite-statement-cache.ts';
 import { createWalSync, type WalSync } from './wal-sync.ts';
+import { makeDataDirectory } from '../data-directory.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -36,7 +37,7 @@ export function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'data
 }
 
 function openSqlite(dataDir: string): Store {
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDataDirectory(dataDir);
   const file = path.join(dataDir, SQLITE_FILE_NAME);
   ownerOnly(file);
   const connection = new SqliteDatabase(file);

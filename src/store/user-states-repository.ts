@@ -65,25 +65,6 @@ export function userStatesRepository(db: Kysely<Database>) {
         .execute();
     },
 
-    async find(userId: string, applicationId: string, tx: Db = db): Promise<UserStateRecord | null> {
-      if (!isId(userId) || !isId(applicationId)) return null;
-      const row = await tx
-        .selectFrom('oauth_application_user_states')
-        .selectAll()
-        .where('user_id', '=', userId)
-        .where('oauth_application_id', '=', applicationId)
-        .executeTakeFirst();
-      if (!row) return null;
-      return {
-        user_id: idString(row.user_id),
-        oauth_application_id: idString(row.oauth_application_id),
-        access_token_sealed: row.access_token_sealed,
-        access_token_expires_at: toIso(row.access_token_expires_at),
-        refresh_token_sealed: row.refresh_token_sealed,
-        refresh_token_expires_at: toNullableIso(row.refresh_token_expires_at),
-      };
-    },
-
     /** One user's states, by application id; the sealed columns are never selected. */
     async summariesForUser(userId: string, tx: Db = db): Promise<UserStateSummary[]> {
       if (!isId(userId)) return [];

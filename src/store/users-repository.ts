@@ -31,7 +31,21 @@ export const ADMIN_ROLE_ID = '1';
 export const USER_ROLE_ID = '2';
 
 
+function toUser(row: UserRow, roleIds: string[]): User {
+  return {
+    id: idString(row.id),
+    first_name: row.first_name,
+    last_name: row.last_name,
+    email: row.email,
+    locale: row.locale,
+    is_disabled: toBool(row.is_disabled),
+    created_at: toIso(row.created_at),
+    role_ids: roleIds,
+  };
+}
+
 export function usersRepository(db: Kysely<Database>) {
+  /** The roles of several users in one query. */
   async function withRoles(tx: Db, rows: UserRow[]): Promise<User[]> {
     if (rows.length === 0) return [];
     const links = await tx
@@ -45,16 +59,7 @@ export function usersRepository(db: Kysely<Database>) {
       const key = idString(link.user_id);
       byUser.set(key, [...(byUser.get(key) ?? []), idString(link.role_id)]);
     }
-    return rows.map((row) => ({
-      id: idString(row.id),
-      first_name: row.first_name,
-      last_name: row.last_name,
-      email: row.email,
-      locale: row.locale,
-      is_disabled: toBool(row.is_disabled),
-      created_at: toIso(row.created_at),
-      role_ids: byUser.get(idString(row.id)) ?? [],
-    }));
+    return rows.map((row) => toUser(row, byUser.get(idString(row.id)) ?? []));
   }
 
   return {
@@ -63,10 +68,22 @@ export function usersRepository(db: Kysely<Database>) {
       return Number(row.n);
     },
 
+    /**
+     * One statement, a row per role (one with a null role_id for a user without any): every authenticated
+     * page and GET /user read their user this way, and on PostgreSQL a statement is a round trip.
+     */
     async findById(id: string, tx: Db = db): Promise<User | null> {
       if (!isId(id)) return null;
-      const row = await tx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-      return row ? (await withRoles(tx, [row]))[0] : null;
+      const rows = await tx
+        .selectFrom('users as u')
+        .leftJoin('user_roles as r', 'r.user_id', 'u.id')
+        .selectAll('u')
+        .select('r.role_id')
+        .where('u.id', '=', id)
+        .orderBy('r.role_id')
+        .execute();
+      if (rows.length === 0) return null;
+      return toUser(rows[0], rows.flatMap((row) => (row.role_id === null ? [] : [idString(row.role_id)])));
     },
 
     async list(options: { ids?: string[]; limit?: number; offset?: number } = {}, tx: Db = db): Promise<User[]> {

@@ -190,7 +190,7 @@ describe('create_oauth_application_user_state', () => {
 
   test('tokens are sealed bound to their row: copied to another row they do not open', async () => {
     await post(state({ user_id: otherUser.id, access_token: 'bound-token' }));
-    const sealed = await t.app.repos.userStates.find(otherUser.id, appId);
+    const sealed = await t.app.repos.tokenStates.find({ user_id: otherUser.id, oauth_application_id: appId });
     await post(state({ access_token: 'victim-token' }));
     await t.app.repos.db
       .updateTable('oauth_application_user_states')

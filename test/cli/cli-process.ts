@@ -16,17 +16,28 @@ export interface CliProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+export interface CliOptions {
+  /** Run under script(1) in a pseudo-terminal (below). */
+  tty?: boolean;
+  /** Run as this user id (and the group of the same number); only root may ask. */
+  user?: number;
+  /** SIGKILL after this long: a hung command ends with code null instead of hanging the run. */
+  killAfterMs?: number;
+}
+
 /**
  * `external-oauth-apps <args>` in its own process, as an operator runs it (node --import tsx src/main.ts),
  * with only the environment given. With `tty`, it runs under script(1) in a pseudo-terminal, as in an
  * interactive shell: stdout and stderr are then the same terminal and both land in `stdout`, with the
  * terminal's \r\n line ends.
  */
-export function cli(args: string[], env: Record<string, string>, { tty = false }: { tty?: boolean } = {}): CliProcess {
+export function cli(args: string[], env: Record<string, string>, options: CliOptions = {}): CliProcess {
+  const { tty = false, user, killAfterMs = 300_000 } = options;
   const argv = [process.execPath, '--import', 'tsx', 'src/main.ts', ...args];
+  const ids = user === undefined ? {} : { uid: user, gid: user };
   const child = tty
-    ? spawn('script', ['-qfec', argv.map(shellQuote).join(' '), '/dev/null'], { cwd: ROOT, env: baseEnv(env), stdio: ['pipe', 'pipe', 'pipe'] })
-    : spawn(argv[0], argv.slice(1), { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn('script', ['-qfec', argv.map(shellQuote).join(' '), '/dev/null'], { cwd: ROOT, env: baseEnv(env), stdio: ['pipe', 'pipe', 'pipe'], ...ids })
+    : spawn(argv[0], argv.slice(1), { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'], ...ids });
   const output = { stdout: '', stderr: '' };
   const watchers = new Set<() => void>();
   const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
@@ -36,7 +47,7 @@ export function cli(args: string[], env: Record<string, string>, { tty = false }
   child.stdout!.on('data', collect('stdout'));
   child.stderr!.on('data', collect('stderr'));
   // A hung command fails its test instead of hanging the run (generous: the test machines are shared).
-  const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   let ended = false;
   const done = new Promise<CliResult>((resolve) =>
     child.once('close', (code, signal) => {

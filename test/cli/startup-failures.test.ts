@@ -8,6 +8,7 @@ import { testDatabaseUrl } from '../helpers/database.ts';
 import { SQLITE_FILE_NAME } from '../../src/store/database.ts';
 import { KEY_FILE_NAME } from '../../src/crypto/master-key.ts';
 import { cli, lines, type CliResult } from './cli-process.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 /**
  * `serve` as an operator starts it, failing to start for each reason an operator meets first: every
@@ -18,6 +19,19 @@ const BOOTSTRAP = { EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id, EOA_BOOTSTRAP_CLIE
 
 function serve(env: Record<string, string>): Promise<CliResult> {
   return cli(['serve'], { HOST: '127.0.0.1', PORT: '0', EOA_DATA_DIR: makeDataDir(), ...BOOTSTRAP, ...env }).done;
+}
+
+const LINUX = process.platform === 'linux';
+/** A uid the data directory's mode holds for (root's writes pass any mode). */
+const UNPRIVILEGED = process.getuid?.() === 0 ? 65534 : undefined;
+
+/**
+ * `serve` with a data directory it cannot use, killed after two minutes: a start-up that hangs fails its
+ * test (code null) instead of holding the run.
+ */
+function serveDataDir(dataDir: string, { withKey = true, user }: { withKey?: boolean; user?: number } = {}): Promise<CliResult> {
+  const env = { HOST: '127.0.0.1', PORT: '0', EOA_DATA_DIR: dataDir, ...BOOTSTRAP, ...(withKey ? { EOA_MASTER_KEY: TEST_MASTER_KEY } : {}) };
+  return cli(['serve'], env, { user, killAfterMs: 120_000 }).done;
 }
 
 function assertOneLine(run: CliResult, code: number, line: RegExp) {
@@ -38,14 +52,6 @@ before(async () => {
   takenPort = (holder.address() as net.AddressInfo).port;
 });
 after(() => new Promise((resolve) => holder.close(resolve)));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('start-up failures: one line on stderr and an exit code of their own', () => {
   test('the port is taken: exit 6, naming the address and what to do', async () => {
@@ -102,6 +108,37 @@ describe('start-up failures: one line on stderr and an exit code of their own', 
     fs.writeFileSync(file, '');
     const run = await serve({ EOA_DATA_DIR: file, EOA_MASTER_KEY: TEST_MASTER_KEY });
     assertOneLine(run, 7, new RegExp(`^cannot use the data directory ${file} \\(EOA_DATA_DIR\\): ${file} is not a directory \\[EEXIST\\]\\n$`));
+  });
+
+  test('EOA_DATA_DIR below a file: exit 7', async () => {
+    const file = path.join(makeDataDir(), 'a-file');
+    fs.writeFileSync(file, '');
+    const dataDir = path.join(file, 'data');
+    const run = await serveDataDir(dataDir);
+    assertOneLine(run, 7, new RegExp(`^cannot use the data directory ${dataDir} \\(EOA_DATA_DIR\\): a parent of ${dataDir} is not a directory \\[ENOTDIR\\]\\n$`));
+  });
+
+  // procfs refuses a new directory with ENOENT, which node's recursive mkdir took for a missing parent and
+  // retried for ever: start-up spun at 100% CPU instead of failing.
+  test('EOA_DATA_DIR under /proc: exit 7, not a hang', { skip: LINUX ? false : 'procfs is Linux' }, async () => {
+    const [direct, deeper] = await Promise.all([serveDataDir('/proc/eoa-test'), serveDataDir('/proc/eoa-test/data')]);
+    for (const [run, dataDir] of [[direct, '/proc/eoa-test'], [deeper, '/proc/eoa-test/data']] as const) {
+      assertOneLine(run, 7, new RegExp(`^cannot use the data directory ${dataDir} \\(EOA_DATA_DIR\\): /proc/eoa-test cannot be created in /proc \\[ENOENT\\]\\n$`));
+    }
+  });
+
+  test('EOA_DATA_DIR under /sys: exit 7', { skip: LINUX ? false : 'sysfs is Linux' }, async () => {
+    const run = await serveDataDir('/sys/eoa-test');
+    // root is refused by sysfs itself (EPERM), anyone else by the directory's mode (EACCES).
+    assertOneLine(run, 7, /^cannot use the data directory \/sys\/eoa-test \(EOA_DATA_DIR\): \/sys\/eoa-test: (operation not permitted \[EPERM\]|permission denied \[EACCES\])\n$/);
+  });
+
+  test('EOA_DATA_DIR read-only: exit 7, naming the file it could not create', async () => {
+    const dataDir = makeDataDir();
+    fs.chmodSync(dataDir, 0o555);
+    // Root writes through any mode: the server then runs as nobody, for whom the mode holds.
+    const run = await serveDataDir(dataDir, { withKey: false, user: UNPRIVILEGED });
+    assertOneLine(run, 7, new RegExp(`^cannot use the data directory ${dataDir} \\(EOA_DATA_DIR\\): ${path.join(dataDir, KEY_FILE_NAME)}: permission denied \\[EACCES\\]\\n$`));
   });
 
   test('the SQLite file is not a database: exit 5', async () => {

@@ -9,7 +9,7 @@ import { auditSecret } from '../helpers/audit.ts';
 import { ConsoleClient, fetchTransport } from '../helpers/console-client.ts';
 import { accessibilityViolations, browserMissing, launch, screenshot, type Browser } from '../helpers/browser.ts';
 import { randomSecret } from '../reliability/support.ts';
-import { freePort } from '../helpers/redis-server.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
 import { auditProviderTokens } from '../helpers/broker.ts';
 

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { ADMIN } from '../helpers/app.ts';
 import { auditDataDir, auditSecret } from '../helpers/audit.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
 import { documentationPages, parseBlocks, RUN_LANGS, type CodeBlock } from './code-blocks.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -208,17 +208,6 @@ function run(command: string, args: string[], cwd: string, env: Record<string, s
     child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
     });
   });
 }

@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
@@ -15,6 +14,7 @@ import { parseMasterKeys, SecretBox } from '../../src/crypto/secret-box.ts';
 import { userStateTokenAad } from '../../src/services/user-states.ts';
 import { codeVerifierAad, stateHash } from '../../src/oauth/connect.ts';
 import { refreshGrant } from '../../src/oauth/outbound.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 /**
  * Connecting a user to an external system, end to end: the real service process, the official Looker SDK
@@ -24,14 +24,6 @@ import { refreshGrant } from '../../src/oauth/outbound.ts';
  * PostgreSQL with TEST_DATABASE_URL.
  */
 const secretBox = new SecretBox(parseMasterKeys(TEST_MASTER_KEY));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const secret = () => randomBytes(24).toString('base64url');
 

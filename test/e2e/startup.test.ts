@@ -1,16 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { ADMIN } from '../helpers/app.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/free-port.ts';
 
 /**
  * Nothing is served before the store is migrated and the first admin exists: a client that logs in the

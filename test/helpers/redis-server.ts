@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.ts';
 
 /** The machine's Redis, which CI starts when it is down; tests share it, each under its own key prefix. */
 export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -25,17 +25,6 @@ export async function redisUnavailable(): Promise<string | false> {
   if (!reason && spawnSync('redis-server', ['--version']).error) reason = 'redis-server is not on PATH';
   if (reason && process.env.TEST_REQUIRE_REDIS === '1') throw new Error(`TEST_REQUIRE_REDIS=1 but ${reason}`);
   return reason;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ThrowawayRedis {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from './app.ts';
 import { testDatabaseUrl } from './database.ts';
 import { auditDataDir, auditLog } from './audit.ts';
+import { cli, type CliProcess } from '../cli/cli-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -20,6 +21,29 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+/** What `serve` runs with in the tests: any free port on 127.0.0.1, the test master key and admin. */
+function serveEnv(dataDir: string): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    EOA_DATA_DIR: dataDir,
+    EOA_MASTER_KEY: TEST_MASTER_KEY,
+    EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
+    EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
+  };
+}
+
+/**
+ * `serve` started but not waited for, for a test of start-up itself (a wait, a failure): read it with the
+ * process's `waitFor` and `done`, which end when it ends; it is killed after three minutes. No database is
+ * added: the test says which (none means SQLite). What it prints goes to the secret hygiene audit.
+ */
+export function spawnServe(env: Record<string, string>): CliProcess {
+  const server = cli(['serve'], { ...serveEnv(makeDataDir()), ...env }, { killAfterMs: 180_000 });
+  void server.done.then((run) => auditLog(`${run.stdout}${run.stderr}`));
+  return server;
+}
+
 /**
  * Boots the real server the way `npm start` does (node --import tsx src/main.ts serve) on a free port and
  * waits for its "listening on" line. Pass `dataDir`/`env` to restart on the same data.
@@ -30,12 +54,7 @@ export async function startServer(options: { env?: Record<string, string>; dataD
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    EOA_DATA_DIR: dataDir,
-    EOA_MASTER_KEY: TEST_MASTER_KEY,
-    EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
-    EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
+    ...serveEnv(dataDir),
     EOA_RATE_LIMIT_MAX: '0',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...options.env,

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ADMIN, bearer, buildTestApp, json, type TestApp } from '../helpers/app.ts';
 import { assertSchema } from '../helpers/contract.ts';
-import { LOCAL_REDIS_URL, freePort, redisUnavailable, startThrowawayRedis, type ThrowawayRedis } from '../helpers/redis-server.ts';
+import { freePort } from '../helpers/free-port.ts';
+import { LOCAL_REDIS_URL, redisUnavailable, startThrowawayRedis, type ThrowawayRedis } from '../helpers/redis-server.ts';
 
 const skip = await redisUnavailable();
 

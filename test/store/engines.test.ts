@@ -59,7 +59,7 @@ describe(`store values and errors (${process.env.TEST_DATABASE_URL ? 'PostgreSQL
         user_id: user.id, oauth_application_id: app.id, access_token_sealed: 'v1.a.b',
         access_token_expires_at: expires, refresh_token_sealed: null, refresh_token_expires_at: null,
       });
-      const state = await repos().userStates.find(user.id, app.id);
+      const state = await repos().tokenStates.find({ user_id: user.id, oauth_application_id: app.id });
       assert.equal(state?.access_token_expires_at, expires);
       assert.equal(state?.refresh_token_expires_at, null);
     }
