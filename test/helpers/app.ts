@@ -113,7 +113,7 @@ export async function buildTestApp(
     await app.close().catch(() => {});
     throw error;
   }
-  registerServedDocument(app.swagger());
+  registerServedDocument(app);
   await app.services.users.bootstrapAdmin(cfg.bootstrap);
   const inject = auditedInject(app);
   const adminToken = await loginToken(app, ADMIN.client_id, ADMIN.client_secret);
