@@ -1,10 +1,12 @@
 // Runs the test files under test/ with node's test runner, TypeScript through tsx. node 20's --test
 // takes no globs, so the files are listed here. Extra arguments narrow the run: `npm test -- users`.
-// `--fast` (npm run test:fast) leaves out the files that start child processes (below).
+// `--fast` (npm run test:fast) leaves out the files that start child processes (below), and runs the rest
+// in TEST_CONCURRENCY long-lived processes instead of a process per file (in-process-runner.mjs).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runInProcess } from './in-process-runner.mjs';
 
 /**
  * A file starts child processes (a server process, redis-server, chromium, the command line, a crash
@@ -41,15 +43,22 @@ if (files.length === 0) {
 if (fast) console.log(`# test:fast: ${files.length} files in-process; ${matching.length - files.length} that start processes left out (npm test runs them)`);
 // The edit-test loop fuzzes lightly (10 cases per endpoint unless EOA_FUZZ_RUNS says); `npm test` keeps the full count.
 const fuzzRuns = fast && process.env.EOA_FUZZ_RUNS === undefined ? { EOA_FUZZ_RUNS: '10' } : {};
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+const concurrency = Number(process.env.TEST_CONCURRENCY ?? '2');
 // The test helpers record data dirs, logs, responses and secrets here; the audit reads them afterwards.
 const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-audit-'));
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, ...fuzzRuns, EOA_TEST_AUDIT_DIR: auditDir } },
-);
+const env = { ...process.env, ...fuzzRuns, EOA_TEST_AUDIT_DIR: auditDir };
+const passed = fast ? await runInProcess(files, concurrency, env) : runFileByFile(files, concurrency, env);
 const auditResult = spawnSync(process.execPath, ['scripts/secret-audit.mjs', auditDir], { stdio: 'inherit' });
 // The evidence holds the tests' secrets in the clear: it does not outlive the run.
 fs.rmSync(auditDir, { recursive: true, force: true });
-process.exit(result.status === 0 && auditResult.status === 0 ? 0 : (result.status || 1));
+process.exit(passed && auditResult.status === 0 ? 0 : 1);
+
+/** `npm test`: node's runner, each file in a process of its own, `concurrency` at a time. */
+function runFileByFile(files, concurrency, env) {
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    { stdio: 'inherit', env },
+  );
+  return result.status === 0;
+}

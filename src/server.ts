@@ -24,6 +24,8 @@ import responseHeaders from './http/response-headers.ts';
 import metrics from './plugins/metrics.ts';
 import requestContext from './http/request-context.ts';
 import { createValidatorCompiler } from './http/validation.ts';
+import type { CompileCache } from './http/compile-cache.ts';
+import type { ScryptCost } from './crypto/password.ts';
 import { openApiOptions } from './plugins/openapi.ts';
 import apiReference from './plugins/api-reference.ts';
 import { ErrorBody, ValidationErrorBody } from './schemas/common.ts';
@@ -49,6 +51,13 @@ declare module 'fastify' {
 interface BuildOptions {
   /** Where log lines go (tests capture them); stdout when omitted. */
   logStream?: DestinationStream;
+  /** Tests only: schemas compiled once for all the apps of the process (compile-cache.ts). */
+  compileCache?: CompileCache;
+  /**
+   * Tests only: a cheaper scrypt cost for the hashes this app makes (test apps make hundreds). Never from
+   * the environment or the configuration: a server started by main.ts always hashes at SCRYPT_COST.
+   */
+  scryptCost?: ScryptCost;
 }
 
 /** Schemas referenced by `$ref` from routes, registered once for validation and the OpenAPI document. */
@@ -91,12 +100,14 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true, querystringParser: parseQueryString },
     // An undecodable path or an over-long path parameter gets Looker's 404 body, not fastify's own.
     frameworkErrors: frameworkError,
+    ...(options.compileCache ? { schemaController: { compilersFactory: { buildSerializer: options.compileCache.serializerFactory() } } } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.headersTimeout = config.http.headersTimeoutMs;
   app.decorate('logStats', logDestination?.stats ?? null);
 
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
-  app.setValidatorCompiler(createValidatorCompiler(SHARED_SCHEMAS));
+  const validatorCompiler = createValidatorCompiler(SHARED_SCHEMAS);
+  app.setValidatorCompiler(options.compileCache?.validatorCompiler(SHARED_SCHEMAS, validatorCompiler) ?? validatorCompiler);
 
   // Layer 1: infrastructure.
   await app.register(infrastructure, { config });
@@ -116,7 +127,7 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(cors, { origins: config.http.corsOrigins });
   await app.register(bodyParsers);
   // Layer 2: services.
-  await app.register(services);
+  await app.register(services, { scryptCost: options.scryptCost });
   await app.register(auth);
   // After auth: the limit is keyed by the caller the auth hook resolved.
   await app.register(rateLimit);

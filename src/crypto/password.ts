@@ -3,9 +3,17 @@ import { availableParallelism } from 'node:os';
 
 /**
  * scrypt hashes for API secrets, stored as `scrypt$N$r$p$<salt b64url>$<hash b64url>`. node's scrypt runs
- * on libuv's thread pool, so a flood of logins does not block the event loop.
+ * on libuv's thread pool, so a flood of logins does not block the event loop. Verification reads N, r and p
+ * from the stored hash, so a hash keeps working whatever cost new ones are made with.
  */
-const PARAMS = { N: 16384, r: 8, p: 1 } as const;
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** The cost every hash is made with, unless a test app asks for less (server.ts `scryptCost`). */
+export const SCRYPT_COST: Readonly<ScryptCost> = { N: 16384, r: 8, p: 1 };
 const KEY_LENGTH = 32;
 
 /**
@@ -34,10 +42,10 @@ async function scryptAsync(secret: string, salt: Buffer, options: ScryptOptions)
   }
 }
 
-export async function hashSecret(secret: string): Promise<string> {
+export async function hashSecret(secret: string, cost: ScryptCost = SCRYPT_COST): Promise<string> {
   const salt = randomBytes(16);
-  const hash = await scryptAsync(secret, salt, PARAMS);
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
+  const hash = await scryptAsync(secret, salt, cost);
+  return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
 }
 
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
@@ -48,8 +56,20 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-/** A hash to verify against when the client_id is unknown, so both paths take the same time. */
-export const DECOY_HASH_PROMISE: Promise<string> = hashSecret(randomBytes(16).toString('hex'));
+const decoys = new Map<string, Promise<string>>();
+
+/**
+ * A hash to verify against when the client_id is unknown, so both paths take the same time: made with the
+ * same cost as the real ones, once per cost. The production cost's is made as this module loads, so the
+ * first failed login waits for no extra hash.
+ */
+export function decoyHash(cost: ScryptCost = SCRYPT_COST): Promise<string> {
+  const key = `${cost.N}$${cost.r}$${cost.p}`;
+  let decoy = decoys.get(key);
+  if (!decoy) decoys.set(key, (decoy = hashSecret(randomBytes(16).toString('hex'), cost)));
+  return decoy;
+}
+void decoyHash();
 
 /** Access tokens are looked up by this digest; the token itself is never stored. */
 export function tokenDigest(token: string): string {

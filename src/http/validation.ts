@@ -15,14 +15,17 @@ function createAjv(coerceTypes: boolean | 'array'): Ajv {
 }
 
 export function createValidatorCompiler(sharedSchemas: object[]): FastifySchemaCompiler<unknown> {
-  const strict = createAjv(false);
-  const coercing = createAjv('array');
-  for (const schema of sharedSchemas) {
-    strict.addSchema(schema);
-    coercing.addSchema(schema);
-  }
+  // Made on the first compilation: an app whose validators all come from a CompileCache never needs them.
+  let ajvs: { strict: Ajv; coercing: Ajv } | null = null;
   return ({ schema, httpPart }) => {
-    const ajv = httpPart === 'body' ? strict : coercing;
+    if (!ajvs) {
+      ajvs = { strict: createAjv(false), coercing: createAjv('array') };
+      for (const shared of sharedSchemas) {
+        ajvs.strict.addSchema(shared);
+        ajvs.coercing.addSchema(shared);
+      }
+    }
+    const ajv = httpPart === 'body' ? ajvs.strict : ajvs.coercing;
     return ajv.compile(schema as object) as ValidateFunction;
   };
 }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { createServices, type Services } from '../services/index.ts';
+import type { ScryptCost } from '../crypto/password.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +13,7 @@ const SESSION_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 /** Layer 2: the services, and the timers that keep their tables from growing without end. */
 export default fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, { scryptCost }: { scryptCost?: ScryptCost }) => {
     app.decorate(
       'services',
       createServices({
@@ -23,6 +24,7 @@ export default fp(
         metrics: app.metrics,
         log: app.log,
         onBackgroundError: (error) => app.log.warn({ err: error }, 'writing a failed-login audit event failed'),
+        scryptCost,
       }),
     );
     // Serving starts with the token cache on where it can: a listener not up within this passes through.

@@ -16,6 +16,7 @@ import { externalOauthTokensService } from './external-oauth-tokens.ts';
 import { oauthConnectService } from './oauth-connect.ts';
 import { providerResolver } from '../oauth/provider.ts';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../oauth/outbound.ts';
+import type { ScryptCost } from '../crypto/password.ts';
 
 /** Failed logins per client_id per window recorded one by one before they are only counted. */
 const FAILED_LOGIN_EVENTS = 5;
@@ -34,6 +35,8 @@ interface ServiceDeps {
   log?: ServiceLog;
   /** Where errors of background work go (the server's log). */
   onBackgroundError?: (error: unknown) => void;
+  /** Tests only (server.ts `scryptCost`): the production cost when unset. */
+  scryptCost?: ScryptCost;
 }
 
 export function createServices(deps: ServiceDeps) {
@@ -74,8 +77,8 @@ export function createServices(deps: ServiceDeps) {
     tokenCache,
     /** Stopped when the app closes (plugins/services.ts). */
     authChanges,
-    sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache, writes, audit }),
-    users: usersService(deps.repos, deps.store.engine, tokenCache, writes, audit),
+    sessions: sessionsService(deps.repos, { tokenTtlS: deps.config.tokenTtlS, tokenCache, writes, audit, scryptCost: deps.scryptCost }),
+    users: usersService(deps.repos, deps.store.engine, tokenCache, writes, audit, deps.scryptCost),
     externalOauthApplications: applications,
     userStates: userStatesService(deps.repos, deps.secretBox, writes, audit),
     providers,

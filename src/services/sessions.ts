@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Repositories } from '../store/repositories.ts';
-import { DECOY_HASH_PROMISE, newToken, tokenDigest, verifySecret } from '../crypto/password.ts';
+import { decoyHash, newToken, tokenDigest, verifySecret, type ScryptCost } from '../crypto/password.ts';
 import { ApiError } from '../errors.ts';
 import type { TokenCache } from './token-cache.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
@@ -31,6 +31,8 @@ interface SessionsOptions {
   tokenCache: TokenCache;
   writes: WriteBatcher;
   audit: AuditService;
+  /** The cost of the app's hashes, for the decoy (password.ts); the production cost when unset. */
+  scryptCost?: ScryptCost;
 }
 
 /** Logins, `login/{user_id}` and logouts are audit events, written with the session they create or end. */
@@ -64,7 +66,7 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
      */
     async login(clientId: string, clientSecret: string): Promise<AccessToken | null> {
       const candidate = await repos.credentials.findForLogin(clientId);
-      const hash = candidate?.secret_hash ?? (await DECOY_HASH_PROMISE);
+      const hash = candidate?.secret_hash ?? (await decoyHash(options.scryptCost));
       const matches = await verifySecret(clientSecret, hash);
       if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) {
         audit.loginFailed(candidate?.id ?? null);

@@ -3,7 +3,7 @@ import type { Engine } from '../store/database.ts';
 import type { Repositories } from '../store/repositories.ts';
 import { ADMIN_ROLE_ID, type User, type UserFields } from '../store/users-repository.ts';
 import type { CredentialsApi3 } from '../store/credentials-repository.ts';
-import { hashSecret } from '../crypto/password.ts';
+import { hashSecret, type ScryptCost } from '../crypto/password.ts';
 import { ApiError, conflict, invalid, notFound } from '../errors.ts';
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
 import { isId } from '../store/values.ts';
@@ -27,7 +27,7 @@ const BOOTSTRAP_LOCK_ID = 7_341_011;
  * token-cache.ts); the change is acknowledged once this instance has heard its notification. Every
  * change goes through `writes` with its audit event in the same savepoint.
  */
-export function usersService(repos: Repositories, engine: Engine, tokenCache: TokenCache, writes: WriteBatcher, audit: AuditService) {
+export function usersService(repos: Repositories, engine: Engine, tokenCache: TokenCache, writes: WriteBatcher, audit: AuditService, scryptCost?: ScryptCost) {
   /**
    * Self-protection compares ids as text, which holds only for canonical spellings (`01` is not `1`):
    * the routes validate them, and the rules below refuse anything else themselves, whoever calls them.
@@ -51,7 +51,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     async bootstrapAdmin(given: { clientId: string; clientSecret: string } | null): Promise<BootstrapResult | null> {
       const clientSecret = given?.clientSecret ?? newClientSecret();
       const clientId = given?.clientId ?? newClientId();
-      const secretHash = await hashSecret(clientSecret);
+      const secretHash = await hashSecret(clientSecret, scryptCost);
       return repos.db.transaction().execute(async (tx) => {
         if (engine === 'postgres') await sql`select pg_advisory_xact_lock(${BOOTSTRAP_LOCK_ID})`.execute(tx);
         if ((await repos.users.count(tx)) > 0) return null;
@@ -169,7 +169,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     async createCredentials(userId: string, purpose: string | null): Promise<CredentialsApi3 & { client_secret: string }> {
       await requireUser(userId);
       const clientSecret = newClientSecret();
-      const values = { user_id: userId, client_id: newClientId(), secret_hash: await hashSecret(clientSecret), purpose };
+      const values = { user_id: userId, client_id: newClientId(), secret_hash: await hashSecret(clientSecret, scryptCost), purpose };
       const created = await writes.run(async (tx) => {
         const credentials = await repos.credentials.insert(values, tx);
         await audit.record(tx, { action: 'credentials_api3.create', targetId: credentials.id });

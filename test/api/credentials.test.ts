@@ -1,10 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { ADMIN, bearer, buildTestApp, json, loginToken, type TestApp } from '../helpers/app.ts';
+import { PassThrough } from 'node:stream';
+import { ADMIN, bearer, buildTestApp, json, loginToken, testConfig, TEST_SCRYPT_COST, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
 import { sql } from 'kysely';
-import { verifySecret } from '../../src/crypto/password.ts';
+import { decoyHash, verifySecret } from '../../src/crypto/password.ts';
+import { buildServer } from '../../src/server.ts';
 
 /** Every row of every table of the app's database, as JSON text, found through the engine's own catalogue. */
 async function everyRow(t: TestApp): Promise<{ tables: number; text: string }> {
@@ -79,7 +81,9 @@ describe('API credentials (credentials_api3)', () => {
   test('the secret is stored only as a scrypt hash: in no row of any table, and on SQLite nowhere in the file', async () => {
     const created = await createCreds({ purpose: 'hash check' });
     const row = await t.app.store.db.selectFrom('credentials_api3').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
-    assert.match(row.secret_hash, /^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    assert.match(row.secret_hash, /^scrypt\$\d+\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    // A test app hashes at the cheaper test cost it was built with (the production cost: the next test).
+    assert.ok(row.secret_hash.startsWith(`scrypt$${TEST_SCRYPT_COST.N}$`), row.secret_hash.slice(0, 20));
     assert.equal(await verifySecret(created.client_secret, row.secret_hash), true);
     assert.equal(await verifySecret(`${created.client_secret}x`, row.secret_hash), false);
 
@@ -98,6 +102,22 @@ describe('API credentials (credentials_api3)', () => {
       const bytes = Buffer.concat([file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
       assert.ok(bytes.includes(Buffer.from(created.client_id)), 'sanity: the client_id is in the file');
       for (const secret of [created.client_secret, ADMIN.client_secret]) assert.ok(!bytes.includes(Buffer.from(secret)));
+    }
+  });
+
+  test('a server built as main.ts builds it (no scryptCost) hashes at N=16384, r=8, p=1, and so does its decoy', async () => {
+    const config = await testConfig();
+    const app = await buildServer(config, { logStream: new PassThrough() });
+    try {
+      await app.services.users.bootstrapAdmin(config.bootstrap);
+      const admin = await app.store.db.selectFrom('credentials_api3').select('secret_hash').where('client_id', '=', ADMIN.client_id).executeTakeFirstOrThrow();
+      assert.match(admin.secret_hash, /^scrypt\$16384\$8\$1\$/);
+      assert.ok(await loginToken(app, ADMIN.client_id, ADMIN.client_secret));
+      // An unknown client_id is checked against a decoy of the same cost, so both take the same time.
+      assert.match(await decoyHash(), /^scrypt\$16384\$8\$1\$/);
+      assert.match(await decoyHash(TEST_SCRYPT_COST), new RegExp(`^scrypt\\$${TEST_SCRYPT_COST.N}\\$8\\$1\\$`));
+    } finally {
+      await app.close();
     }
   });
 

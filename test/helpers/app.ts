@@ -5,6 +5,10 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { buildServer } from '../../src/server.ts';
+import { CompileCache } from '../../src/http/compile-cache.ts';
+import type { ScryptCost } from '../../src/crypto/password.ts';
+import { openStore, SQLITE_FILE_NAME } from '../../src/store/database.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
 import { testDatabaseUrl } from './database.ts';
 import { auditDataDir, auditExchange, auditLog, auditSecret } from './audit.ts';
 import { registerServedDocument } from './contract.ts';
@@ -21,14 +25,46 @@ export function makeDataDir(): string {
 
 auditSecret('test admin client_secret', ADMIN.client_secret);
 
+/** Every app of this process reuses the schemas the first one compiled (a test process builds hundreds). */
+const compileCache = new CompileCache();
+
+/**
+ * The scrypt cost of test apps' hashes: a sixteenth of production's, since the suite makes hundreds of
+ * them (the admin's, each new user's, each login's). Verification reads the cost from the stored hash,
+ * so nothing else changes; test/crypto/password.test.ts holds a server built without it to SCRYPT_COST.
+ */
+export const TEST_SCRYPT_COST: ScryptCost = { N: 1024, r: 8, p: 1 };
+
+let migratedTemplate: Promise<string> | null = null;
+
+/**
+ * A SQLite file migrated to the latest schema, made once per process: a test app's data directory starts
+ * with a copy of it, as if the service had run there before, instead of running every migration again.
+ */
+function migratedSqliteFile(): Promise<string> {
+  migratedTemplate ??= (async () => {
+    const dir = makeDataDir();
+    const store = openStore({ dataDir: dir, databaseUrl: null } as Config);
+    await migrateToLatest(store);
+    // Closing the last connection checkpoints the WAL into the file and removes it: the file is complete.
+    await store.close();
+    return path.join(dir, SQLITE_FILE_NAME);
+  })();
+  return migratedTemplate;
+}
+
 /**
  * The configuration tests run with: a fresh data directory, the test admin, rate limits off unless a
  * test turns them on. With TEST_DATABASE_URL set (CI's PostgreSQL pass) every app gets a fresh database.
+ * `migrated`: on SQLite the data directory starts with an already migrated database (buildTestApp's
+ * default); a test of a first start, or of the migrations, asks for none.
  */
-export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
+export async function testConfig(env: Record<string, string> = {}, { migrated = false } = {}): Promise<Config> {
   const databaseUrl = await testDatabaseUrl();
+  const dataDir = makeDataDir();
+  if (migrated && !databaseUrl && !env.DATABASE_URL) fs.copyFileSync(await migratedSqliteFile(), path.join(dataDir, SQLITE_FILE_NAME));
   return loadConfig({
-    EOA_DATA_DIR: makeDataDir(),
+    EOA_DATA_DIR: dataDir,
     EOA_MASTER_KEY: TEST_MASTER_KEY,
     EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
     EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
@@ -67,8 +103,8 @@ export async function buildTestApp(
       callback();
     },
   });
-  const cfg = config ?? (await testConfig(env));
-  const app = await buildServer(cfg, { logStream });
+  const cfg = config ?? (await testConfig(env, { migrated: true }));
+  const app = await buildServer(cfg, { logStream, compileCache, scryptCost: TEST_SCRYPT_COST });
   await setup?.(app);
   try {
     await app.ready();
@@ -77,7 +113,7 @@ export async function buildTestApp(
     await app.close().catch(() => {});
     throw error;
   }
-  registerServedDocument(app.swagger());
+  registerServedDocument(app);
   await app.services.users.bootstrapAdmin(cfg.bootstrap);
   const inject = auditedInject(app);
   const adminToken = await loginToken(app, ADMIN.client_id, ADMIN.client_secret);
