@@ -58,6 +58,8 @@ export interface Config {
   tokens: {
     /** An access token expiring within this many seconds is refreshed before it is handed out. */
     refreshMarginS: number;
+    /** After a failed refresh, how long the provider is left alone for that user state (sent as Retry-After). */
+    providerBackoffS: number;
     /** How long a client secret replaced by a PATCH stays usable as a fallback. */
     secretOverlapS: number;
   };
@@ -187,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     tokens: {
       refreshMarginS: read.int('EOA_REFRESH_MARGIN_S', 60, 0, 86_400),
+      providerBackoffS: read.int('EOA_PROVIDER_BACKOFF_S', 5, 1, 3600),
       secretOverlapS: read.int('EOA_SECRET_OVERLAP_S', 7 * 24 * 3600, 0, 365 * 24 * 3600),
     },
   };

@@ -144,11 +144,11 @@ test('the OAuth connect settings: defaults, parsing, and every problem named', (
   }
 });
 
-test('the token settings: a 60 s refresh margin and a 7-day secret overlap by default; bad values named', () => {
-  assert.deepEqual(loadConfig({}).tokens, { refreshMarginS: 60, secretOverlapS: 7 * 24 * 3600 });
-  assert.deepEqual(loadConfig({ EOA_REFRESH_MARGIN_S: '0', EOA_SECRET_OVERLAP_S: '0' }).tokens, { refreshMarginS: 0, secretOverlapS: 0 });
-  const problems = problemsOf({ EOA_REFRESH_MARGIN_S: '-5', EOA_SECRET_OVERLAP_S: '1.5' });
-  for (const pattern of [/EOA_REFRESH_MARGIN_S must be a whole number from 0 to 86400/, /EOA_SECRET_OVERLAP_S must be a whole number from 0/]) {
+test('the token settings: a 60 s refresh margin, a 5 s provider back-off and a 7-day secret overlap by default; bad values named', () => {
+  assert.deepEqual(loadConfig({}).tokens, { refreshMarginS: 60, providerBackoffS: 5, secretOverlapS: 7 * 24 * 3600 });
+  assert.deepEqual(loadConfig({ EOA_REFRESH_MARGIN_S: '0', EOA_PROVIDER_BACKOFF_S: '1', EOA_SECRET_OVERLAP_S: '0' }).tokens, { refreshMarginS: 0, providerBackoffS: 1, secretOverlapS: 0 });
+  const problems = problemsOf({ EOA_REFRESH_MARGIN_S: '-5', EOA_PROVIDER_BACKOFF_S: '0', EOA_SECRET_OVERLAP_S: '1.5' });
+  for (const pattern of [/EOA_REFRESH_MARGIN_S must be a whole number from 0 to 86400/, /EOA_PROVIDER_BACKOFF_S must be a whole number from 1 to 3600/, /EOA_SECRET_OVERLAP_S must be a whole number from 0/]) {
     assert.ok(problems.some((p) => pattern.test(p)), `${pattern} in:\n${problems.join('\n')}`);
   }
 });

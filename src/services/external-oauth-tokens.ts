@@ -47,8 +47,8 @@ interface ExternalOauthTokensOptions {
   refreshMarginS: number;
   /** Logs what a revocation did (a code, never a token). */
   log?: (event: { event: string; outcome: string; user_id: string; oauth_application_id: string }) => void;
-  /** After a provider failure, how long callers are told to retry later (default 5 s). */
-  backoffMs?: number;
+  /** After a provider failure, how long callers are told to retry later (EOA_PROVIDER_BACKOFF_S). */
+  backoffMs: number;
 }
 
 export function externalOauthTokensService(options: ExternalOauthTokensOptions) {
@@ -81,7 +81,7 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
     marginMs: options.refreshMarginS * 1000,
     // Both secrets may be tried, each for up to the timeout: the lease outlasts that.
     leaseMs: 2 * outbound.timeoutMs + 5000,
-    backoffMs: options.backoffMs ?? 5000,
+    backoffMs: options.backoffMs,
   });
 
   async function application(clientId: string): Promise<ExternalOauthApplicationRecord> {

@@ -92,6 +92,7 @@ export function createServices(deps: ServiceDeps) {
       providers,
       outbound,
       refreshMarginS: deps.config.tokens.refreshMarginS,
+      backoffMs: deps.config.tokens.providerBackoffS * 1000,
       deleteApplication: (clientId) => applications.delete(clientId),
       log: (event) => deps.log?.info(event, 'token revocation at the provider'),
     }),
