@@ -43,7 +43,10 @@ if (files.length === 0) {
 if (fast) console.log(`# test:fast: ${files.length} files in-process; ${matching.length - files.length} that start processes left out (npm test runs them)`);
 // The edit-test loop fuzzes lightly (10 cases per endpoint unless EOA_FUZZ_RUNS says); `npm test` keeps the full count.
 const fuzzRuns = fast && process.env.EOA_FUZZ_RUNS === undefined ? { EOA_FUZZ_RUNS: '10' } : {};
-const concurrency = Number(process.env.TEST_CONCURRENCY ?? '2');
+// test:fast runs one worker more than there are cores: its files spend a third of their time waiting on
+// purpose (token expiry, Retry-After, an overlap), and a third worker's CPU fills those waits. npm test keeps
+// two files at a time, as CI has always run it.
+const concurrency = Number(process.env.TEST_CONCURRENCY ?? (fast ? os.availableParallelism() + 1 : 2));
 // The test helpers record data dirs, logs, responses and secrets here; the audit reads them afterwards.
 const auditDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-audit-'));
 const env = { ...process.env, ...fuzzRuns, EOA_TEST_AUDIT_DIR: auditDir };

@@ -126,10 +126,24 @@ function memoryStore() {
   });
 }
 
+let signingKeys: { keys: object[] } | null = null;
+
+/**
+ * The providers' signing key, made once per process: an RSA key takes a visible share of a test file's
+ * CPU to generate, and nothing here signs anything the service checks (it reads no ID tokens).
+ */
+function providerJwks(): { keys: object[] } {
+  if (!signingKeys) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    signingKeys = { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test', use: 'sig', alg: 'RS256' }] };
+  }
+  // A copy each: a provider may keep and change what it is given.
+  return structuredClone(signingKeys);
+}
+
 /** Starts a provider on 127.0.0.1 and a free port. Call `stop()` when done. */
 export async function startTestProvider(options: TestProviderOptions = {}): Promise<TestProvider> {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwks = { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test', use: 'sig', alg: 'RS256' }] };
+  const jwks = providerJwks();
   const cookieKeys = [randomBytes(32).toString('base64url')];
   const events = new Map<string, number>();
   const held = new Set<http.ServerResponse>();
