@@ -1,4 +1,4 @@
-// One worker of `npm run test:fast` (scripts/run-tests.mjs starts one per core): runs test files in this
+// One worker of `npm run test:fast` (scripts/run-tests.mjs starts TEST_CONCURRENCY of them): runs test files in this
 // one process, asking the runner for the next file whenever the last one is done, so tsx and the server's
 // modules load once per worker instead of once per file. Run as
 // `node --import tsx --test-reporter=spec scripts/in-process-tests.mjs`, with an IPC channel to the runner.
