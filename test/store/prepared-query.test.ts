@@ -1,17 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { openStore, type Store } from '../../src/store/database.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { preparedQuery } from '../../src/store/prepared-query.ts';
 import { testDatabaseUrl } from '../helpers/database.ts';
+import { makeDataDir } from '../helpers/app.ts';
 
 describe('preparedQuery', () => {
   let store: Store;
   before(async () => {
-    store = openStore({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-prepared-')), databaseUrl: await testDatabaseUrl(), database: { poolMax: 2, statementTimeoutMs: 15_000 } });
+    store = openStore({ dataDir: makeDataDir(), databaseUrl: await testDatabaseUrl(), database: { poolMax: 2, statementTimeoutMs: 15_000 } });
     await migrateToLatest(store);
   });
   after(() => store.close());

@@ -1,13 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import { openStore, type Store } from '../../src/store/database.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
 import { ADMIN_ROLE_ID, USER_ROLE_ID, usersRepository } from '../../src/store/users-repository.ts';
 import { testDatabaseUrl } from '../helpers/database.ts';
+import { makeDataDir } from '../helpers/app.ts';
 
 /** Counts the statements run through the Kysely instance it is plugged into. */
 class StatementCounter implements KyselyPlugin {
@@ -24,7 +22,7 @@ class StatementCounter implements KyselyPlugin {
 describe('users repository', () => {
   let store: Store;
   before(async () => {
-    store = openStore({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'eoa-users-')), databaseUrl: await testDatabaseUrl(), database: { poolMax: 2, statementTimeoutMs: 15_000 } });
+    store = openStore({ dataDir: makeDataDir(), databaseUrl: await testDatabaseUrl(), database: { poolMax: 2, statementTimeoutMs: 15_000 } });
     await migrateToLatest(store);
   });
   after(() => store.close());
