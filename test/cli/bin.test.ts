@@ -64,3 +64,61 @@ test('the bin wrapper with no command prints the usage and exits 1', async () =>
   assert.equal(code, 1);
   assert.match(stdout, /^usage: external-oauth-apps <command>/);
 });
+
+/** The processes under `pid`, each before its own children, read from /proc (Linux only). */
+function descendants(pid: number): number[] {
+  const children = fs
+    .readdirSync(`/proc/${pid}/task`)
+    .flatMap((task) => fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number));
+  return children.flatMap((child) => [child, ...descendants(child)]);
+}
+
+test('npm start keeps a malloc setting the operator gave and defaults the other', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  const child = spawn('npm', ['start', '--silent'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      EOA_DATA_DIR: makeDataDir(),
+      EOA_MASTER_KEY: TEST_MASTER_KEY,
+      EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
+      EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
+      MALLOC_ARENA_MAX: '4',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+        if (/listening on http/.test(output)) resolve();
+      });
+      child.stderr.on('data', (chunk) => (output += chunk));
+      void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
+    });
+    // The node process itself, not the shell npm runs the script in (its command line names main.ts too).
+    const server = descendants(child.pid!).find((pid) => {
+      const [program, ...args] = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return program.endsWith('node') && args.includes('src/main.ts');
+    });
+    assert.ok(server, 'the server process is found under npm');
+    const env = fs.readFileSync(`/proc/${server}/environ`, 'utf8').split('\0');
+    assert.ok(env.includes('MALLOC_ARENA_MAX=4'), "the operator's value is kept");
+    assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the unset one gets the default');
+  } finally {
+    for (const pid of descendants(child.pid!).reverse()) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+    child.kill('SIGTERM');
+    await exited;
+  }
+});
