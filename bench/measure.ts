@@ -5,7 +5,7 @@ import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import autocannon, { type Options, type Result } from 'autocannon';
 import type { BenchOptions } from './options.ts';
-import { startCeiling, type Child, type Processes } from './processes.ts';
+import { startCeiling, startFloor, type Child, type Processes } from './processes.ts';
 
 export interface Ceiling {
   method: 'GET' | 'POST';
@@ -61,6 +61,11 @@ export interface Measurement {
   ceiling(shape: Shape): Promise<Ceiling>;
   /** Warm-up, the ceiling for `shape` (if any), then the phase on `service`; the row is recorded. */
   load(phase: string, service: Child, shape: Shape | null, options: Omit<Options, 'url'>, key?: string): Promise<Row>;
+  /**
+   * The floor for a GET of `shape`: fastify with a request log line and nothing else (bench/floor-server.mjs),
+   * measured against a ceiling taken just before, as a phase is. Recorded as a row keyed `floor`.
+   */
+  floor(shape: Shape): Promise<Row>;
   /** Stops the ceiling servers started so far. */
   stopCeilings(): Promise<void>;
 }
@@ -162,6 +167,15 @@ export function createMeasurement(options: BenchOptions, processes: Processes): 
       });
       rows.push({ ...measurement.toRow(label, result, null, cpuUs), ratio: 1, p99Ratio: 1, cpuRatio: 1 });
       return { method: shape.method, rps: result.requests.average, p99: result.latency.p99, cpuUs };
+    },
+
+    async floor(shape) {
+      const server = await startFloor(processes, shape.bytes);
+      try {
+        return await measurement.load(`  floor: fastify + request log ${shape.method} (${shape.bytes} B)`, server, shape, {}, 'floor');
+      } finally {
+        await server.stop();
+      }
     },
 
     async load(phase, service, shape, autocannonOptions, key) {

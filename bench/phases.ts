@@ -66,6 +66,8 @@ export async function baselinePhases(bench: Bench, probed: Probe): Promise<void>
 
 export interface ServiceFigures {
   list: Row;
+  /** fastify with a log line and no work, answering the list's bytes: what the design leaves (measure.ts). */
+  floor: Row;
   create: Row;
   listAlone: Row;
   flood: Row;
@@ -87,6 +89,7 @@ export async function servicePhases(bench: Bench, probed: Probe): Promise<Servic
     let events = await store.count('audit_events');
     const list = await measurement.load('GET ?client_id= (filtered list)', service, probed.get, { requests: listRequest(token, sample) }, 'list');
     audit.eventsWrittenByFilteredList = (await store.count('audit_events')) - events;
+    const floor = await measurement.floor(probed.get);
     events = await store.count('audit_events');
     const appsBefore = await store.count();
     const create = await measurement.load('POST external_oauth_applications (create)', service, probed.post, { requests: createRequest(token, bench.runId) }, 'create');
@@ -109,7 +112,7 @@ export async function servicePhases(bench: Bench, probed: Probe): Promise<Servic
 
     Object.assign(memory, await unfilteredPhases(bench, service, token, audit));
     memory.rssAtEndMb = rssMb(service.pid);
-    return { list, create, listAlone, flood, audit, memory };
+    return { list, floor, create, listAlone, flood, audit, memory };
   } finally {
     await service.stop();
   }

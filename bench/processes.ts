@@ -142,3 +142,8 @@ export function startService(processes: Processes, storeEnv: Record<string, stri
 export function startCeiling(processes: Processes, getBytes: number, postBytes: number): Promise<Child> {
   return processes.start('ceiling', ['bench/ceiling-server.mjs'], { GET_BYTES: String(getBytes), POST_BYTES: String(postBytes) }, /ceiling listening on (http:\/\/\S+)/);
 }
+
+/** fastify with a request log line answering `getBytes` to any GET (bench/floor-server.mjs). */
+export function startFloor(processes: Processes, getBytes: number): Promise<Child> {
+  return processes.start('floor', ['bench/floor-server.mjs'], { GET_BYTES: String(getBytes) }, /floor listening on (http:\/\/\S+)/);
+}

@@ -37,18 +37,23 @@ function throughput(row: Row, share: number, what: string): Goal {
 }
 
 export function judge(db: 'sqlite' | 'postgres', service: ServiceFigures, broker: BrokerFigures, scale: ScaleFigures | null): Goal[] {
-  const { list, create, listAlone, flood, memory } = service;
+  const { list, floor, create, listAlone, flood, memory } = service;
   const goals: Goal[] = [];
+  // Beside the list's throughput goal: the share of the ceiling that fastify and a log line alone reach.
+  const listThroughput = (share: number) => {
+    const goal = throughput(list, share, 'filtered list');
+    return { ...goal, figure: `${goal.figure}; the floor (fastify + log line, no work) ${fixed(floor.ratio)}×, ${fixed(floor.cpuUs, 0)} µs CPU/req` };
+  };
   if (db === 'sqlite') {
     goals.push(
-      throughput(list, 0.6, 'filtered list'),
+      listThroughput(0.6),
       { rowKey: list.key, goal: 'filtered list ≤ 45 µs CPU/request', short: '≤ 45 µs CPU', figure: cpuBeside(list), met: list.cpuUs !== null && list.cpuUs <= 45 },
       throughput(broker.freshRead, 0.5, 'fresh-token read'),
       throughput(create, 0.35, 'durable create (every write fsynced)'),
       { rowKey: list.key, goal: "filtered list p99 ≤ 2.5× the ceiling's p99", short: 'p99 ≤ 2.5×', figure: `${fixed(list.p99Ratio)}× (${list.p99} vs ${list.ceiling?.p99} ms)`, met: (list.p99Ratio ?? Infinity) <= 2.5 },
     );
   } else {
-    goals.push(throughput(list, 0.3, 'filtered list'), throughput(broker.freshRead, 0.3, 'fresh-token read'));
+    goals.push(listThroughput(0.3), throughput(broker.freshRead, 0.3, 'fresh-token read'));
   }
   if (scale) {
     // Judged on CPU µs per request, the service's and (PostgreSQL) its backends': the two sizes are measured
