@@ -49,9 +49,10 @@ interface AuthListener {
    * True once every notification committed before the call has reached this instance: PostgreSQL hands a
    * session its pending notifications before it answers a statement, so one round trip on the listening
    * connection is the fence. Those notifications were queued for every listening session at the same
-   * commit. False at once when not listening, and false when the connection does not answer within
-   * `answerMs`: then it is given up like a lost one (the target is suspended until a new one listens), since
-   * a backend that does not answer does not deliver notifications either.
+   * commit. Calls made while a trip is on the wire share the next one. False at once when not listening,
+   * and false when the connection does not answer within `answerMs`: then it is given up like a lost one
+   * (the target is suspended until a new one listens), since a backend that does not answer does not
+   * deliver notifications either.
    */
   sync(): Promise<boolean>;
   close(): Promise<void>;
@@ -165,6 +166,19 @@ export function listenForAuthChanges(connectionString: string, target: AuthChang
     }
   }
 
+  /** `sync`'s round trip on the wire (if any), and the one that callers arriving meanwhile share. */
+  let sent: Promise<boolean> | null = null;
+  let queued: Promise<boolean> | null = null;
+
+  function roundTrip(): Promise<boolean> {
+    const trip = live === null ? Promise.resolve(false) : answers(live.client, live.lost);
+    sent = trip;
+    void trip.finally(() => {
+      if (sent === trip) sent = null;
+    });
+    return trip;
+  }
+
   void connect();
   return {
     get listening() {
@@ -177,9 +191,16 @@ export function listenForAuthChanges(connectionString: string, target: AuthChang
       clearTimeout(timer);
       return result;
     },
-    async sync() {
-      if (live === null) return false;
-      return answers(live.client, live.lost);
+    sync() {
+      if (live === null) return Promise.resolve(false);
+      if (sent === null) return roundTrip();
+      // The trip on the wire may have left before this call: wait for the next one, shared by every caller
+      // that arrives meanwhile, so that concurrent writes cost one trip between them and not one each.
+      queued ??= sent.then(() => {
+        queued = null;
+        return roundTrip();
+      });
+      return queued;
     },
     async close() {
       closed = true;
