@@ -64,6 +64,13 @@ describe('the listener for revocations', () => {
     assert.equal(cache.get(caller.tokenHash), null);
   });
 
+  test('syncs made while one round trip is on the wire share the next one', { skip: POSTGRES_ONLY }, async (t) => {
+    const { listener } = await listening(t, { heartbeatMs: 60_000 });
+    const syncs = Array.from({ length: 10 }, () => listener.sync());
+    assert.equal(new Set(syncs).size, 2, 'the first on the wire, the nine others behind it together');
+    assert.deepEqual(await Promise.all(syncs), Array(10).fill(true));
+  });
+
   test('sync on a backend that does not answer: false, the cache suspended, and a new connection listens', { skip: POSTGRES_ONLY }, async (t) => {
     const { cache, listener } = await listening(t, { heartbeatMs: 60_000, answerMs: 200 });
     await whileBackendStopped(t, async () => {
