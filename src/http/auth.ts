@@ -35,6 +35,9 @@ export function presentedToken(request: FastifyRequest): string | null {
   return match ? match[1] : null;
 }
 
+/** The methods that change nothing (RFC 9110 §9.2.1); every other one is fenced. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export default fp(
   async (app) => {
     app.decorateRequest('caller', null);
@@ -45,7 +48,10 @@ export default fp(
       const access = request.routeOptions.config.access ?? 'admin';
       if (access === 'public') return;
       const token = request.routeOptions.config.tokenFrom === 'cookie' ? sessionToken(request) : presentedToken(request);
-      const caller = token === null ? null : await app.services.sessions.authenticate(token);
+      // A request that may change state must not act on a revocation not yet heard from another instance;
+      // reads are answered from the cache at once (services/token-cache.ts).
+      const fenced = !SAFE_METHODS.has(request.method);
+      const caller = token === null ? null : await app.services.sessions.authenticate(token, { fenced });
       if (!caller) throw new ApiError('unauthorized');
       request.caller = caller;
       if (caller.isAdmin || access === 'user') return;

@@ -107,11 +107,12 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
     /**
      * Resolves a presented access token to its caller, or null when it is unknown, expired or revoked.
      * A hit in the token cache answers without the database; every revocation empties it on every
-     * instance first (token-cache.ts), so a hit is as exact as the lookup.
+     * instance first (token-cache.ts), so a hit is as exact as the lookup. For a request that changes state
+     * (`fenced`), a hit waits until this instance has heard every revocation committed before it.
      */
-    async authenticate(token: string): Promise<Caller | null> {
+    async authenticate(token: string, options: { fenced?: boolean } = {}): Promise<Caller | null> {
       const tokenHash = tokenDigest(token);
-      const cached = tokenCache.get(tokenHash);
+      const cached = options.fenced ? await tokenCache.getFenced(tokenHash) : tokenCache.get(tokenHash);
       if (cached) return cached;
       const generation = tokenCache.generation();
       const session = await repos.sessions.findLive(tokenHash, new Date().toISOString());

@@ -15,6 +15,11 @@ import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
  * SQLite there is one process, and the services drop entries themselves after each such write commits.
  * Only a change made behind the service's back (SQL typed by hand) goes unseen, until `ttlMs` at most.
  *
+ * "Within the notification's delivery time" is a window: an instance serves a hit until it has read the
+ * notification from its socket. Reads (`get`) keep that window of milliseconds, so that they cost no round
+ * trip; a request that changes state takes `getFenced` instead, which first waits until every change
+ * committed before it has been heard, so no write goes through on a token already revoked elsewhere.
+ *
  * An entry lives at most `ttlMs` (and never past the token's own expiry); `ttlMs = 0` turns the cache off.
  *
  * A lookup that was in flight while an entry was invalidated must not put the revoked caller back: `set`
@@ -44,7 +49,7 @@ export class TokenCache {
   private readonly metrics: Pick<Metrics, 'tokenCache'>;
   private invalidations = 0;
   private suspended = false;
-  private fence: () => Promise<void> = async () => {};
+  private fence: () => Promise<boolean> = async () => true;
 
   constructor(options: TokenCacheOptions) {
     this.ttlMs = options.ttlMs;
@@ -71,6 +76,21 @@ export class TokenCache {
     if (!this.enabled) return null;
     // While suspended every lookup is a miss: the database answers.
     const caller = this.suspended ? null : this.lookup(tokenHash);
+    this.metrics.tokenCache(caller ? 'hit' : 'miss');
+    return caller;
+  }
+
+  /**
+   * For a request that changes state: a hit counts only after the `fence` (useFence) has proved that every
+   * change committed before this call has been heard here, and if the entry survived it (an invalidation
+   * heard meanwhile dropped it: the database answers). A fence that could not prove it (the listening
+   * connection did not answer, and was given up) trusts nothing: a miss. Only hits pay the round trip; a
+   * miss is looked up in the database anyway.
+   */
+  async getFenced(tokenHash: string): Promise<Caller | null> {
+    if (!this.enabled) return null;
+    let caller = this.suspended ? null : this.lookup(tokenHash);
+    if (caller) caller = (await this.fence()) && !this.suspended ? this.lookup(tokenHash) : null;
     this.metrics.tokenCache(caller ? 'hit' : 'miss');
     return caller;
   }
@@ -127,8 +147,11 @@ export class TokenCache {
     await this.fence();
   }
 
-  /** The listener's `sync` (store/notifications.ts); on SQLite there is nothing to wait for. */
-  useFence(fence: () => Promise<void>): void {
+  /**
+   * The listener's `sync` (store/notifications.ts): true once every change committed before the call has
+   * been heard. On SQLite there is nothing to wait for.
+   */
+  useFence(fence: () => Promise<boolean>): void {
     this.fence = fence;
   }
 

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -95,16 +95,55 @@ describe('several instances on one PostgreSQL database and Redis', () => {
   const count = (server: ServerProcess, pattern: RegExp) => server.output().match(pattern)?.length ?? 0;
 
   /** Polls the server's log for a state it reports (no timing is asserted; 10 s is only a hang guard). */
-  async function until(what: string, done: () => boolean) {
+  async function until(what: string, done: () => boolean, withinMs = 10_000) {
     for (const started = Date.now(); !done(); await sleep(20)) {
-      if (Date.now() - started > 10_000) assert.fail(`not seen within 10 s: ${what}`);
+      if (Date.now() - started > withinMs) assert.fail(`not seen within ${withinMs} ms: ${what}`);
     }
+  }
+
+  /** The backend of the server's listening connection, as its latest "listening" line names it. */
+  async function listenerBackend(server: ServerProcess): Promise<number> {
+    const line = server.output().split('\n').filter((l) => l.includes('token cache on: listening for revocations')).at(-1) ?? '';
+    const pid = Number(/"backendPid":(\d+)/.exec(line)?.[1]);
+    // Checked before it is signalled: that pid is this test database's listener and nothing else.
+    const rows = await adminQuery('select 1 from pg_stat_activity where pid = $1 and datname = $2 and application_name = $3', [
+      pid,
+      databaseName(databaseUrl),
+      LISTENER_APPLICATION_NAME,
+    ]);
+    assert.equal(rows.length, 1, `the listener's backend pid is logged: ${line}`);
+    return pid;
+  }
+
+  /**
+   * Runs `deaf` with the server's listening backend stopped (SIGSTOP): the server hears no notification
+   * meanwhile, and its connection stays open and silent, the way a revocation's NOTIFY is not yet read in
+   * the milliseconds after its commit, or a backend hangs. Needs the right to signal PostgreSQL's
+   * processes (root, or the postgres user, on the same machine); skipped with a message otherwise. The
+   * backend is always let go again, and the server listens afresh on a new connection before the test goes
+   * on, since it gives a silent one up.
+   */
+  async function withListenerStopped(t: TestContext, server: ServerProcess, deaf: () => Promise<void>) {
+    const backend = await listenerBackend(server);
+    const listening = count(server, LISTENING);
+    try {
+      process.kill(backend, 'SIGSTOP');
+    } catch (error) {
+      return t.skip(`cannot stop PostgreSQL's backend ${backend} (${(error as NodeJS.ErrnoException).code}): run as root or postgres, on the database's machine`);
+    }
+    try {
+      await deaf();
+    } finally {
+      process.kill(backend, 'SIGCONT');
+    }
+    await until('the server listens again', () => count(server, LISTENING) > listening);
   }
 
   /**
    * A revocation reaches the other instances as a NOTIFY that each reads from its socket within
-   * milliseconds, not in step with the write's answer: a request already queued on B may be served before
+   * milliseconds, not in step with the write's answer: a read already queued on B may be served before
    * B reads it. So B is asked again until it refuses; 2 s is only a hang guard, no timing is asserted.
+   * Writes have no such window: the tests after the ones using this show them refused at the first try.
    */
   async function refusedSoon(server: ServerProcess, method: 'GET', path: string, token: string, refusal = 401) {
     for (const started = Date.now(); ; await sleep(5)) {
@@ -210,6 +249,96 @@ describe('several instances on one PostgreSQL database and Redis', () => {
       }
     }
     assert.deepEqual((await call(a, 'GET', `/api/4.0/users/${holder.id}`, admin)).json().role_ids, ['2'], 'the token did not restore its holder');
+  });
+
+  /** A create only an admin may make; `name` says which test tried it, to look for it afterwards. */
+  const createApplication = (server: ServerProcess, token: string, name: string) =>
+    call(server, 'POST', '/api/4.0/external_oauth_applications', token, { name, client_id: name, client_secret: 's', dialect_name: 'snowflake' });
+  const applicationsNamed = async (admin: string, name: string) =>
+    (await call(a, 'GET', `/api/4.0/external_oauth_applications?client_id=${encodeURIComponent(name)}`, admin)).json();
+
+  // The write fence. Each test below lets B cache a token, stops B's listening backend so that B cannot
+  // hear what A does next (the milliseconds before B reads a NOTIFY, stretched for as long as the test
+  // needs), revokes on A, then writes through B with the token once: refused at the first try.
+
+  test('logout on A: the first write on B with the token is refused, though B has not heard of it', { skip: POSTGRES_ONLY }, async (t) => {
+    const admin = await login(a);
+    const token = await login(a);
+    assert.equal((await me(b, token)).statusCode, 200, 'cached on B');
+    const name = `fence-logout-${randomBytes(4).toString('hex')}`;
+    await withListenerStopped(t, b, async () => {
+      assert.equal((await call(a, 'DELETE', '/api/4.0/logout', token)).statusCode, 204);
+      const write = await createApplication(b, token, name);
+      assert.equal(write.statusCode, 401, write.body);
+      assert.deepEqual(await applicationsNamed(admin, name), []);
+    });
+  });
+
+  test('a user disabled, or its credentials deleted, on A: the first write on B is refused', { skip: POSTGRES_ONLY }, async (t) => {
+    const admin = await login(a);
+    for (const revoke of ['disable the user', 'delete the credentials'] as const) {
+      const user = await newUser(admin, ['1']);
+      const token = await login(b, user.creds);
+      assert.equal((await me(b, token)).statusCode, 200, 'cached on B');
+      const [credentials] = (await call(a, 'GET', `/api/4.0/users/${user.id}/credentials_api3`, admin)).json();
+      const name = `fence-${revoke.replaceAll(' ', '-')}-${randomBytes(4).toString('hex')}`;
+      await withListenerStopped(t, b, async () => {
+        const revoked =
+          revoke === 'disable the user'
+            ? await call(a, 'PATCH', `/api/4.0/users/${user.id}`, admin, { is_disabled: true })
+            : await call(a, 'DELETE', `/api/4.0/users/${user.id}/credentials_api3/${credentials.id}`, admin);
+        assert.ok([200, 204].includes(revoked.statusCode), revoked.body);
+        const write = await createApplication(b, token, name);
+        assert.equal(write.statusCode, 401, `${revoke}: ${write.body}`);
+        assert.deepEqual(await applicationsNamed(admin, name), [], revoke);
+      });
+    }
+  });
+
+  test('an admin made a plain user on A: its first admin write on B is refused', { skip: POSTGRES_ONLY }, async (t) => {
+    const admin = await login(a);
+    const user = await newUser(admin, ['1']);
+    const token = await login(a, user.creds);
+    assert.equal((await call(b, 'GET', '/api/4.0/roles', token)).statusCode, 200, 'cached on B as an admin');
+    const name = `fence-role-${randomBytes(4).toString('hex')}`;
+    await withListenerStopped(t, b, async () => {
+      assert.equal((await call(a, 'PUT', `/api/4.0/users/${user.id}/roles`, admin, ['2'])).statusCode, 200);
+      const write = await createApplication(b, token, name);
+      assert.equal(write.statusCode, 404, write.body);
+      assert.deepEqual(await applicationsNamed(admin, name), []);
+    });
+  });
+
+  test('a login/{user_id} holder demoted on A: the token cannot restore its holder through B', { skip: POSTGRES_ONLY }, async (t) => {
+    const admin = await login(a);
+    const holder = await newUser(admin, ['1']);
+    const target = await newUser(admin, ['1']);
+    const holderToken = await login(b, holder.creds);
+    const minted = await call(b, 'POST', `/api/4.0/login/${target.id}`, holderToken);
+    assert.equal(minted.statusCode, 200);
+    const sudo = minted.json().access_token as string;
+    auditSecret('multi-instance fenced login/{user_id} token', sudo);
+    assert.equal((await call(b, 'GET', '/api/4.0/users', sudo)).statusCode, 200, 'cached on B');
+    await withListenerStopped(t, b, async () => {
+      assert.equal((await call(a, 'PUT', `/api/4.0/users/${holder.id}/roles`, admin, ['2'])).statusCode, 200);
+      const write = await call(b, 'PUT', `/api/4.0/users/${holder.id}/roles`, sudo, ['1']);
+      assert.equal(write.statusCode, 401, write.body);
+      assert.deepEqual((await call(a, 'GET', `/api/4.0/users/${holder.id}`, admin)).json().role_ids, ['2'], 'the token did not restore its holder');
+    });
+  });
+
+  test('a listening backend that stops answering is given up within seconds: then a revoked token is refused on reads too', { skip: POSTGRES_ONLY }, async (t) => {
+    const token = await login(a);
+    assert.equal((await me(b, token)).statusCode, 200, 'cached on B');
+    const suspended = count(b, SUSPENDED);
+    await withListenerStopped(t, b, async () => {
+      assert.equal((await call(a, 'DELETE', '/api/4.0/logout', token)).statusCode, 204);
+      // Reads are not fenced: until B gives the silent connection up it may still answer from its cache.
+      // The heartbeat bounds that to about 2 s (a round trip a second, 1 s to answer); 6 s is that bound
+      // with room for a loaded machine, and below the 10 s any silent connection took to be given up before.
+      await until('B gives its silent listening connection up', () => count(b, SUSPENDED) > suspended, 6_000);
+      assert.equal((await me(b, token)).statusCode, 401);
+    });
   });
 
   test('a change rolled back notifies nothing: the NOTIFY of a transaction that fails never arrives', { skip: POSTGRES_ONLY }, async () => {

@@ -100,6 +100,52 @@ describe('TokenCache', () => {
     cache.set('a', caller('a'), now() + 60_000, generation);
     assert.equal(cache.get('a'), null);
   });
+
+  describe('getFenced, for a request that changes state', () => {
+    /** A cache whose fence (the listener's sync) runs `during` and answers what it returns. */
+    const KEY = tokenDigest('a');
+    function fencedCache(during: (cache: TokenCache) => boolean) {
+      const { cache, now } = cacheAt({ ttlMs: 60_000, maxEntries: 10 });
+      let fences = 0;
+      cache.useFence(async () => {
+        fences += 1;
+        return during(cache);
+      });
+      cache.set(KEY, caller('a'), now() + 60_000, cache.generation());
+      return { cache, fences: () => fences };
+    }
+
+    test('a hit counts once the fence has heard everything committed before it', async () => {
+      const { cache, fences } = fencedCache(() => true);
+      assert.deepEqual(await cache.getFenced(KEY), caller('a'));
+      assert.equal(fences(), 1);
+    });
+
+    test('a revocation heard during the fence drops the hit: the database answers', async () => {
+      const { cache } = fencedCache((c) => {
+        c.invalidate(KEY); // the notification of a logout on another instance
+        return true;
+      });
+      assert.equal(await cache.getFenced(KEY), null);
+    });
+
+    test('a fence that could not hear (no answer) trusts nothing, nor does one that suspended the cache', async () => {
+      assert.equal(await fencedCache(() => false).cache.getFenced(KEY), null);
+      const { cache } = fencedCache((c) => {
+        c.suspend(); // what the listener does when it gives a silent connection up
+        return true;
+      });
+      assert.equal(await cache.getFenced(KEY), null);
+    });
+
+    test('a miss, or a suspended cache, costs no fence', async () => {
+      const { cache, fences } = fencedCache(() => true);
+      assert.equal(await cache.getFenced('b'), null);
+      cache.suspend();
+      assert.equal(await cache.getFenced(KEY), null);
+      assert.equal(fences(), 0);
+    });
+  });
 });
 
 describe('token cache in the service', () => {
