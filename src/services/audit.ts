@@ -141,8 +141,9 @@ export function auditService(repos: Repositories, writes: WriteBatcher, options:
     loginFailed(context: RequestContext, credentialsId: string | null): void {
       const { individual, summaries } = failedLogins.fail(credentialsId, Date.now());
       inBackground(writeSummaries(summaries));
+      if (!individual) return;
       const anonymous = actingAs(context, null);
-      if (individual) inBackground(writes.run((tx) => record(tx, anonymous, { action: 'session.login', targetId: credentialsId, outcome: 'failure' })));
+      inBackground(writes.run((tx) => record(tx, anonymous, { action: 'session.login', targetId: credentialsId, outcome: 'failure' })));
     },
 
     /**
