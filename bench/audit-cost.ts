@@ -14,7 +14,7 @@ import { migrateToLatest } from '../src/store/migrate.ts';
 import { createRepositories } from '../src/store/repositories.ts';
 import { createWriteBatcher } from '../src/store/write-batcher.ts';
 import { auditService } from '../src/services/audit.ts';
-import { runInRequestContext } from '../src/services/request-context.ts';
+import type { RequestContext } from '../src/services/request-context.ts';
 
 const ROUNDS = 7;
 const WRITES = 2000;
@@ -46,19 +46,17 @@ export async function auditCost(db: 'sqlite' | 'postgres') {
     const repos = createRepositories(store.db);
     const writes = createWriteBatcher(store.db, store.engine);
     const audit = auditService(repos, writes, { retentionDays: 0, failedLoginEvents: 5, failedLoginWindowS: 60 });
-    const context = { requestId: 'bench', address: '127.0.0.1', actor: { userId: '1', principalUserId: '1' } };
+    const context: RequestContext = { requestId: 'bench', address: '127.0.0.1', actor: { userId: '1', principalUserId: '1' } };
     let n = 0;
 
     const create = (withEvent: boolean) => {
       n += 1;
       const fields = { name: `cost-${n}`, client_id: `cost-${n}`, client_secret_sealed: `v1.k.${randomBytes(40).toString('base64url')}`, tenant_id: null, dialect_name: 'snowflake', bi_directional_data_access: null };
-      return runInRequestContext(context, () =>
-        writes.run(async (tx) => {
-          const record = await repos.externalOauthApplications.insert(fields, tx);
-          if (withEvent) await audit.record(tx, { action: 'external_oauth_application.create', targetId: record.client_id });
-          return record;
-        }),
-      );
+      return writes.run(async (tx) => {
+        const record = await repos.externalOauthApplications.insert(fields, tx);
+        if (withEvent) await audit.record(tx, context, { action: 'external_oauth_application.create', targetId: record.client_id });
+        return record;
+      });
     };
 
     const round = async (withEvent: boolean) => {

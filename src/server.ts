@@ -22,7 +22,6 @@ import closedQuery from './http/closed-query.ts';
 import wellFormedText from './http/well-formed-text.ts';
 import responseHeaders from './http/response-headers.ts';
 import metrics from './plugins/metrics.ts';
-import requestContext from './http/request-context.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import type { CompileCache } from './http/compile-cache.ts';
 import type { ScryptCost } from './crypto/password.ts';
@@ -122,7 +121,6 @@ export async function buildServer(config: Config, options: BuildOptions = {}): P
   await app.register(responseHeaders);
   await app.register(closedQuery);
   await app.register(wellFormedText);
-  await app.register(requestContext);
   await app.register(counters, { config });
   await app.register(cors, { origins: config.http.corsOrigins });
   await app.register(bodyParsers);

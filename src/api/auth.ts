@@ -6,6 +6,7 @@ import { LoginCredentials, UserIdParams } from '../schemas/auth.ts';
 import { NoContent, errorResponses } from '../schemas/common.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { callerOf } from '../http/auth.ts';
+import { requestContext } from '../http/request-context.ts';
 import { noContent } from '../http/no-content.ts';
 
 const TAGS = ['ApiAuth'];
@@ -32,7 +33,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
     },
     async (request) => {
       const { client_id, client_secret } = readCredentials(request.body, request.query);
-      const token = await app.services.sessions.login(client_id, client_secret);
+      const token = await app.services.sessions.login(requestContext(request), client_id, client_secret);
       if (!token) throw notFound();
       return token;
     },
@@ -52,7 +53,7 @@ export default async function authRoutes(fastify: FastifyInstance) {
       config: { access: 'admin', carriesSecret: true },
     },
     async (request) => {
-      const token = await app.services.sessions.loginAsUser(callerOf(request), request.params.user_id);
+      const token = await app.services.sessions.loginAsUser(requestContext(request), callerOf(request), request.params.user_id);
       if (!token) throw notFound();
       return token;
     },
@@ -67,7 +68,7 @@ const LOGOUT = {
 };
 
 async function logout(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-  await this.services.sessions.logout(callerOf(request));
+  await this.services.sessions.logout(requestContext(request), callerOf(request));
   return noContent(reply);
 }
 

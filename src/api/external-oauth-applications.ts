@@ -12,6 +12,7 @@ import {
   UpdateExternalOauthApplicationBody,
 } from '../schemas/external-oauth-applications.ts';
 import { callerOf } from '../http/auth.ts';
+import { requestContext } from '../http/request-context.ts';
 import { adminCan } from './present.ts';
 import { jsonArray } from './json-stream.ts';
 import { invalid, type ValidationProblem } from '../errors.ts';
@@ -111,7 +112,7 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
       attachValidation: true,
       preHandler: rejectWith((request) => applicationRuleProblems(request.body, undefined, ruleOptions)),
     },
-    async (request) => present(callerOf(request), await applications.create(request.body)),
+    async (request) => present(callerOf(request), await applications.create(requestContext(request), request.body)),
   );
 
   // A static segment wins over `/:client_id` for POST only: PATCH and DELETE of an application whose
@@ -132,7 +133,7 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
       attachValidation: true,
       preHandler: rejectWith((request) => userStateRuleProblems(request.body)),
     },
-    async (request) => app.services.userStates.set(callerOf(request), request.body),
+    async (request) => app.services.userStates.set(requestContext(request), callerOf(request), request.body),
   );
 
   app.patch(
@@ -151,7 +152,7 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
       attachValidation: true,
       preHandler: rejectWith((request) => applicationRuleProblems(request.body, (request.params as { client_id: string }).client_id, ruleOptions)),
     },
-    async (request) => present(callerOf(request), await applications.update(request.params.client_id, request.body)),
+    async (request) => present(callerOf(request), await applications.update(requestContext(request), request.params.client_id, request.body)),
   );
 
   app.delete(
@@ -169,7 +170,7 @@ export default async function externalOauthApplicationsRoutes(fastify: FastifyIn
     },
     async (request, reply) => {
       // Through the token service: the users' tokens are revoked at the provider too (external-oauth-tokens.ts).
-      await app.services.externalOauthTokens.deleteApplication(request.params.client_id);
+      await app.services.externalOauthTokens.deleteApplication(requestContext(request), request.params.client_id);
       return noContent(reply);
     },
   );

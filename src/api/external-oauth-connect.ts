@@ -5,6 +5,7 @@ import { errorResponses } from '../schemas/common.ts';
 import { AuthorizeRequest, OAuthCallbackQuery } from '../schemas/external-oauth-connect.ts';
 import { ExternalOauthApplicationParams } from '../schemas/external-oauth-applications.ts';
 import { callerOf } from '../http/auth.ts';
+import { requestContext } from '../http/request-context.ts';
 import { REDIRECT_PATH } from '../oauth/connect.ts';
 import { ConnectFailure, type CallbackQuery } from '../services/oauth-connect.ts';
 import { connectedPage, failurePage, internalErrorPage, secureCallbackHeaders } from './connect-pages.ts';
@@ -84,7 +85,7 @@ export async function callbackRoutes(fastify: FastifyInstance) {
       const query = request.query as Record<string, unknown>;
       const callback: CallbackQuery = { state: single(query.state), code: single(query.code), error: single(query.error), iss: single(query.iss) };
       try {
-        const { returnTo, applicationName } = await app.services.oauthConnect.complete(callback);
+        const { returnTo, applicationName } = await app.services.oauthConnect.complete(requestContext(request), callback);
         if (returnTo !== null) return reply.code(303).header('location', returnTo).send();
         return reply.type('text/html; charset=utf-8').send(connectedPage(applicationName));
       } catch (error) {

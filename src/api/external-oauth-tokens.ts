@@ -5,6 +5,7 @@ import { NoContent, errorResponses } from '../schemas/common.ts';
 import { ExternalOauthApplicationParams } from '../schemas/external-oauth-applications.ts';
 import { AccessTokenRequest, UserStateParams, UserStatesQuery } from '../schemas/external-oauth-tokens.ts';
 import { callerOf } from '../http/auth.ts';
+import { requestContext } from '../http/request-context.ts';
 import { noContent } from '../http/no-content.ts';
 
 /**
@@ -41,7 +42,7 @@ export default async function externalOauthTokensRoutes(fastify: FastifyInstance
       },
     },
     async (request) => {
-      return tokens.accessToken(callerOf(request), request.params.client_id, request.body.user_id);
+      return tokens.accessToken(requestContext(request), callerOf(request), request.params.client_id, request.body.user_id);
     },
   );
 
@@ -92,7 +93,7 @@ export default async function externalOauthTokensRoutes(fastify: FastifyInstance
       config: { access: 'self' },
     },
     async (request, reply) => {
-      await tokens.disconnect(callerOf(request), request.params.client_id, request.params.user_id);
+      await tokens.disconnect(requestContext(request), callerOf(request), request.params.client_id, request.params.user_id);
       return noContent(reply);
     },
   );

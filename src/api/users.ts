@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { FieldsQuery, LimitQuery, NoContent, OffsetQuery, errorResponses } from '../schemas/common.ts';
 import { CredentialsApi3Body, CredentialsParams, RoleIdsBody, UserBody, UserParams } from '../schemas/users.ts';
 import { callerOf } from '../http/auth.ts';
+import { requestContext } from '../http/request-context.ts';
 import { badRequest } from '../errors.ts';
 import { noContent } from '../http/no-content.ts';
 import type { User } from '../store/users-repository.ts';
@@ -72,7 +73,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       schema: { operationId: 'create_user', tags: TAGS, summary: 'Create User', querystring: FieldsOnly, body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(409, 413, 422) } },
       config: { access: 'admin' },
     },
-    async (request) => present(request, await users.create(request.body)),
+    async (request) => present(request, await users.create(requestContext(request), request.body)),
   );
 
   app.get(
@@ -90,7 +91,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       schema: { operationId: 'update_user', tags: TAGS, summary: 'Update User', params: UserParams, querystring: FieldsOnly, body: UserBody, response: { 200: Type.Ref('User'), ...errorResponses(403, 409, 413, 422) } },
       config: { access: 'admin' },
     },
-    async (request) => present(request, await users.update(callerOf(request).userId, request.params.user_id, request.body)),
+    async (request) => present(request, await users.update(requestContext(request), callerOf(request).userId, request.params.user_id, request.body)),
   );
 
   app.delete(
@@ -100,7 +101,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       config: { access: 'admin' },
     },
     async (request, reply) => {
-      await users.delete(callerOf(request).userId, request.params.user_id);
+      await users.delete(requestContext(request), callerOf(request).userId, request.params.user_id);
       return noContent(reply);
     },
   );
@@ -138,7 +139,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       },
     },
     async (request) => {
-      const created = await users.createCredentials(request.params.user_id, request.body?.purpose ?? null);
+      const created = await users.createCredentials(requestContext(request), request.params.user_id, request.body?.purpose ?? null);
       return { ...presentCredentials(request, callerOf(request), created), client_secret: created.client_secret };
     },
   );
@@ -160,7 +161,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
     },
     async (request) => {
       const { user_id, credentials_api3_id } = request.params;
-      return presentCredentials(request, callerOf(request), await users.updateCredentials(user_id, credentials_api3_id, request.body));
+      return presentCredentials(request, callerOf(request), await users.updateCredentials(requestContext(request), user_id, credentials_api3_id, request.body));
     },
   );
 
@@ -171,7 +172,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       config: { access: 'admin' },
     },
     async (request, reply) => {
-      await users.deleteCredentials(request.params.user_id, request.params.credentials_api3_id);
+      await users.deleteCredentials(requestContext(request), request.params.user_id, request.params.credentials_api3_id);
       return noContent(reply);
     },
   );
@@ -199,7 +200,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       config: { access: 'admin' },
     },
     async (request) => {
-      const roles = await users.setUserRoles(callerOf(request).userId, request.params.user_id, request.body);
+      const roles = await users.setUserRoles(requestContext(request), callerOf(request).userId, request.params.user_id, request.body);
       return roles.map((r) => presentRole(request, callerOf(request), r));
     },
   );

@@ -1,26 +1,18 @@
-import fp from 'fastify-plugin';
-import { runInRequestContext } from '../services/request-context.ts';
+import type { FastifyRequest } from 'fastify';
+import type { RequestContext } from '../services/request-context.ts';
 
 /**
- * Runs every request inside its request context (services/request-context.ts). The first onRequest hook,
- * so everything after it (auth, handlers, services) runs inside; the actor is read from `request.caller`
- * when an event is recorded, which the auth hook has set by then.
+ * The request's context for the services that record who acted (services/request-context.ts). Built by
+ * the handlers that change something, after the auth hook has set `request.caller`, and only by them: a
+ * read pays nothing for it. Build it before the handler's first await: a client that resets its connection
+ * meanwhile takes its address with it.
  */
-export default fp(
-  async (app) => {
-    app.addHook('onRequest', (request, _reply, done) => {
-      runInRequestContext(
-        {
-          requestId: request.id,
-          address: request.ip,
-          get actor() {
-            const caller = request.caller;
-            return caller ? { userId: caller.userId, principalUserId: caller.principalUserId } : null;
-          },
-        },
-        done,
-      );
-    });
-  },
-  { name: 'request-context' },
-);
+export function requestContext(request: FastifyRequest): RequestContext {
+  const caller = request.caller;
+  return {
+    requestId: request.id,
+    // Fastify's `ip` is undefined once the socket is gone (a reset): the event is still written, without it.
+    address: request.ip ?? null,
+    actor: caller ? { userId: caller.userId, principalUserId: caller.principalUserId } : null,
+  };
+}

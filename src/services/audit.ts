@@ -3,12 +3,12 @@ import type { Repositories } from '../store/repositories.ts';
 import type { AuditEventFilter, AuditEventRecord } from '../store/audit-events-repository.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import { nowIso } from '../store/values.ts';
-import { currentRequestContext, type Actor } from './request-context.ts';
+import { NO_REQUEST, actingAs, type RequestContext } from './request-context.ts';
 
 /**
  * The closed list of audit actions, each with the type of thing it acts on. Adding an event type is one
- * line here (the API's schema enumerates this list), then `audit.record(tx, { action, targetId })` in
- * the same transaction as the change. Target ids: applications by client_id, users and credentials by id,
+ * line here (the API's schema enumerates this list), then `audit.record(tx, context, { action, targetId })`
+ * in the same transaction as the change. Target ids: applications by client_id, users and credentials by id,
  * a user state as `<user_id>/<client_id>`.
  */
 export const AUDIT_ACTIONS = {
@@ -53,8 +53,6 @@ export interface AuditEventInput {
   /** 'success' unless said otherwise: a change is recorded when it happens. */
   outcome?: AuditOutcome;
   detail?: AuditDetail;
-  /** Who acted, when the request context does not know yet (a login acts as the user it logs in). */
-  actor?: Actor | null;
 }
 
 /** An event as the service hands it out: the stored row, its detail parsed. */
@@ -77,17 +75,19 @@ interface AuditOptions {
 }
 
 export function auditService(repos: Repositories, writes: WriteBatcher, options: AuditOptions) {
-  /** Writes one event with `tx`: call it inside the transaction (or group-commit write) of the change. */
-  async function record(tx: Db, input: AuditEventInput): Promise<void> {
-    const context = currentRequestContext();
-    const actor = input.actor !== undefined ? input.actor : (context?.actor ?? null);
+  /**
+   * Writes one event with `tx`: call it inside the transaction (or group-commit write) of the change.
+   * `context` says who acted, from where, in which request (services/request-context.ts).
+   */
+  async function record(tx: Db, context: RequestContext, input: AuditEventInput): Promise<void> {
+    const actor = context.actor;
     await repos.auditEvents.insert(
       {
         occurred_at: nowIso(),
         actor_user_id: actor?.userId ?? null,
         principal_user_id: actor?.principalUserId ?? null,
-        address: context?.address ?? null,
-        request_id: context?.requestId ?? null,
+        address: context.address,
+        request_id: context.requestId,
         action: input.action,
         target_type: AUDIT_ACTIONS[input.action],
         target_id: input.targetId,
@@ -109,15 +109,15 @@ export function auditService(repos: Repositories, writes: WriteBatcher, options:
     pending.add(done);
   }
 
+  /** A summary stands for many requests, so it names none of them (nor the one whose failure closed its window). */
   async function writeSummaries(summaries: FailedLoginSummary[]) {
     if (summaries.length === 0) return;
     await writes.run(async (tx) => {
       for (const s of summaries) {
-        await record(tx, {
+        await record(tx, NO_REQUEST, {
           action: 'session.login_failures',
           targetId: s.credentialsId,
           outcome: 'failure',
-          actor: null,
           detail: { count: s.count, window_s: options.failedLoginWindowS },
         });
       }
@@ -135,12 +135,15 @@ export function auditService(repos: Repositories, writes: WriteBatcher, options:
      *
      * Written in the background, not awaited: whether a write happens depends on the client_id's tally, and
      * a 404 that took an fsync longer would tell an attacker that a client_id exists. A failure changes
-     * nothing, so there is no change for its event to share a transaction with.
+     * nothing, so there is no change for its event to share a transaction with. The event has the request's
+     * id and address but no actor: nobody was authenticated.
      */
-    loginFailed(credentialsId: string | null): void {
+    loginFailed(context: RequestContext, credentialsId: string | null): void {
       const { individual, summaries } = failedLogins.fail(credentialsId, Date.now());
       inBackground(writeSummaries(summaries));
-      if (individual) inBackground(writes.run((tx) => record(tx, { action: 'session.login', targetId: credentialsId, outcome: 'failure', actor: null })));
+      if (!individual) return;
+      const anonymous = actingAs(context, null);
+      inBackground(writes.run((tx) => record(tx, anonymous, { action: 'session.login', targetId: credentialsId, outcome: 'failure' })));
     },
 
     /**

@@ -13,6 +13,7 @@ import { conflict, invalid, notFound, type ValidationProblem } from '../errors.t
 import { uniqueViolationColumn } from '../store/unique-violation.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditService } from './audit.ts';
+import type { RequestContext } from './request-context.ts';
 import type {
   CreateExternalOauthApplicationBody,
   UpdateExternalOauthApplicationBody,
@@ -123,12 +124,12 @@ export function externalOauthApplicationsService(
   const sealClientSecret = (clientId: string, secret: string) => secretBox.seal(secret, clientSecretAad(clientId));
 
   /** A new client secret is its own event (rotations are what an auditor looks for); other fields another. */
-  async function recordUpdate(tx: Transaction<Database>, clientId: string, changed: string[]) {
+  async function recordUpdate(tx: Transaction<Database>, context: RequestContext, clientId: string, changed: string[]) {
     const fields = changed.filter((f) => f !== 'client_secret_sealed');
     if (fields.length > 0 || changed.length === 0) {
-      await audit.record(tx, { action: 'external_oauth_application.update', targetId: clientId, detail: { fields } });
+      await audit.record(tx, context, { action: 'external_oauth_application.update', targetId: clientId, detail: { fields } });
     }
-    if (changed.includes('client_secret_sealed')) await audit.record(tx, { action: 'external_oauth_application.rotate_secret', targetId: clientId });
+    if (changed.includes('client_secret_sealed')) await audit.record(tx, context, { action: 'external_oauth_application.rotate_secret', targetId: clientId });
   }
 
   return {
@@ -158,7 +159,7 @@ export function externalOauthApplicationsService(
     },
 
     /** The secret is sealed before the insert; the unique indexes decide between concurrent creates. */
-    async create(input: CreateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
+    async create(context: RequestContext, input: CreateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
       assertValid(applicationRuleProblems(input, undefined, rules));
       try {
         const fields = {
@@ -172,7 +173,7 @@ export function externalOauthApplicationsService(
         };
         const created = await writes.run(async (tx) => {
           const record = await repos.externalOauthApplications.insert(fields, tx);
-          await audit.record(tx, { action: 'external_oauth_application.create', targetId: record.client_id });
+          await audit.record(tx, context, { action: 'external_oauth_application.create', targetId: record.client_id });
           return record;
         });
         return view(created);
@@ -182,7 +183,7 @@ export function externalOauthApplicationsService(
     },
 
     /** Partial update; fields left out keep their value. Sending `client_secret` rotates it. */
-    async update(clientId: string, input: UpdateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
+    async update(context: RequestContext, clientId: string, input: UpdateExternalOauthApplicationBody): Promise<ExternalOauthApplicationView> {
       assertValid(applicationRuleProblems(input, clientId, rules));
       const changes: ExternalOauthApplicationChanges = {
         ...(input.name === undefined ? {} : { name: input.name.trim() }),
@@ -202,7 +203,7 @@ export function externalOauthApplicationsService(
               ? rotatedSecretColumns(secretBox, current, rotationOptions.secretOverlapS)
               : {};
           const record = await repos.externalOauthApplications.update(clientId, { ...changes, ...rotation }, tx);
-          if (record) await recordUpdate(tx, record.client_id, Object.keys(changes));
+          if (record) await recordUpdate(tx, context, record.client_id, Object.keys(changes));
           return record;
         });
         if (!updated) throw notFound();
@@ -213,10 +214,10 @@ export function externalOauthApplicationsService(
     },
 
     /** The application's user states go with it (ON DELETE CASCADE, in the same statement). */
-    async delete(clientId: string): Promise<void> {
+    async delete(context: RequestContext, clientId: string): Promise<void> {
       const deleted = await writes.run(async (tx) => {
         const done = await repos.externalOauthApplications.delete(clientId, tx);
-        if (done) await audit.record(tx, { action: 'external_oauth_application.delete', targetId: clientId });
+        if (done) await audit.record(tx, context, { action: 'external_oauth_application.delete', targetId: clientId });
         return done;
       });
       if (!deleted) throw notFound();

@@ -15,6 +15,7 @@ import { probeClientSecret, type CheckResult } from '../oauth/check.ts';
 import { openClientSecrets, withSecretFallback, type ClientSecrets } from './client-secret-rotation.ts';
 import { userStateTarget, userStateTokenAad } from './user-states.ts';
 import type { AuditService } from './audit.ts';
+import type { RequestContext } from './request-context.ts';
 import { providerRevocation } from './provider-revocation.ts';
 import { presentUserState, type UserStateStatus } from './user-state-status.ts';
 import { noopMetrics, type Metrics, type ProviderKind, type RefreshOutcome } from '../metrics/metrics.ts';
@@ -43,7 +44,7 @@ interface ExternalOauthTokensOptions {
   providers: ProviderResolver;
   outbound: OutboundOptions;
   /** The applications service's delete (404 when the application is already gone). */
-  deleteApplication(clientId: string): Promise<void>;
+  deleteApplication(context: RequestContext, clientId: string): Promise<void>;
   refreshMarginS: number;
   /** Logs what a revocation did (a code, never a token). */
   log?: (event: { event: string; outcome: string; user_id: string; oauth_application_id: string }) => void;
@@ -103,7 +104,7 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
 
   return {
     /** The user's access token, refreshed first when it expires within the margin. */
-    async accessToken(caller: Caller, clientId: string, userId?: string): Promise<FreshToken> {
+    async accessToken(context: RequestContext, caller: Caller, clientId: string, userId?: string): Promise<FreshToken> {
       const user = targetUser(caller, userId);
       // One query for the hot path; the application itself is read only when a refresh needs it.
       const { applicationId, state } = await repos.tokenStates.findByClientId(user, clientId);
@@ -123,7 +124,7 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
         throw toApiError(error);
       }
       // A disclosure is an audit event, committed before the token leaves (group commit keeps it cheap).
-      await writes.run((tx) => audit.record(tx, { action: 'user_state.read_token', targetId: userStateTarget(user, clientId) }));
+      await writes.run((tx) => audit.record(tx, context, { action: 'user_state.read_token', targetId: userStateTarget(user, clientId) }));
       return token;
     },
 
@@ -146,12 +147,12 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
      * best effort. Deleted first, in one statement that hands back the tokens, so the state is gone even if
      * the provider hangs, and a refresh in flight cannot write it back (its compare-and-set finds no row).
      */
-    async disconnect(caller: Caller, clientId: string, userId: string): Promise<RevocationOutcome> {
+    async disconnect(context: RequestContext, caller: Caller, clientId: string, userId: string): Promise<RevocationOutcome> {
       const user = targetUser(caller, userId);
       const app = await application(clientId);
       const state = await writes.run(async (tx) => {
         const deleted = await repos.tokenStates.deleteReturning({ user_id: user, oauth_application_id: app.id }, tx);
-        if (deleted) await audit.record(tx, { action: 'user_state.delete', targetId: userStateTarget(user, clientId) });
+        if (deleted) await audit.record(tx, context, { action: 'user_state.delete', targetId: userStateTarget(user, clientId) });
         return deleted;
       });
       if (!state) throw notFound();
@@ -163,10 +164,10 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
      * tokens at the provider, best effort, a few at a time and within REVOKE_DEADLINE_MS in all: the
      * states are read first, since the delete takes them with it.
      */
-    async deleteApplication(clientId: string): Promise<void> {
+    async deleteApplication(context: RequestContext, clientId: string): Promise<void> {
       const app = await application(clientId);
       const states = await revocation.statesOf(app);
-      await options.deleteApplication(clientId);
+      await options.deleteApplication(context, clientId);
       await revocation.revokeAll(app, states);
     },
 

@@ -11,7 +11,6 @@ import { userStatesService } from './user-states.ts';
 import { createWriteBatcher } from '../store/write-batcher.ts';
 import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 import { auditService } from './audit.ts';
-import { bindToRequestContext } from './request-context.ts';
 import { externalOauthTokensService } from './external-oauth-tokens.ts';
 import { oauthConnectService } from './oauth-connect.ts';
 import { providerResolver } from '../oauth/provider.ts';
@@ -51,7 +50,7 @@ export function createServices(deps: ServiceDeps) {
       : null;
   if (authChanges) tokenCache.useFence(() => authChanges.sync());
   // Group commit for the hot writes (store/write-batcher.ts); exposed so tests can see batches form.
-  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics, walSync: deps.store.walSync, bind: bindToRequestContext });
+  const writes = createWriteBatcher(deps.store.db, deps.store.engine, { maxBatch: deps.config.writeBatchMax, metrics, walSync: deps.store.walSync });
   // Every change writes its audit event in its own transaction (services/audit.ts).
   const audit = auditService(deps.repos, writes, {
     retentionDays: deps.config.auditRetentionDays,
@@ -93,7 +92,7 @@ export function createServices(deps: ServiceDeps) {
       outbound,
       refreshMarginS: deps.config.tokens.refreshMarginS,
       backoffMs: deps.config.tokens.providerBackoffS * 1000,
-      deleteApplication: (clientId) => applications.delete(clientId),
+      deleteApplication: (context, clientId) => applications.delete(context, clientId),
       log: (event) => deps.log?.info(event, 'token revocation at the provider'),
     }),
   };

@@ -9,6 +9,7 @@ import { openClientSecrets, withSecretFallback } from './client-secret-rotation.
 import { userStateTarget, userStateTokenAad } from './user-states.ts';
 import type { TokenColumn } from '../oauth/refresh.ts';
 import type { AuditService } from './audit.ts';
+import { actingAs, type RequestContext } from './request-context.ts';
 import {
   PENDING_TTL_MS,
   allowedReturnTo,
@@ -153,7 +154,7 @@ export function oauthConnectService(deps: {
      * The provider's answer. Resolves with where to send the user (null: show the "connected" page), or
      * throws ConnectFailure saying why not.
      */
-    async complete(query: CallbackQuery): Promise<{ returnTo: string | null; applicationName: string }> {
+    async complete(context: RequestContext, query: CallbackQuery): Promise<{ returnTo: string | null; applicationName: string }> {
       if (!query.state) throw new ConnectFailure('missing_state');
       const pending = await repos.pendingAuthorizations.consume(stateHash(query.state));
       if (!pending) throw new ConnectFailure('unknown_state');
@@ -194,8 +195,8 @@ export function oauthConnectService(deps: {
         await writes.run(async (tx) => {
           await repos.userStates.upsert(state, tx);
           // The callback is public: the actor is the user the pending authorization was started for.
-          const actor = { userId: pending.user_id, principalUserId: pending.user_id };
-          await audit.record(tx, { action: 'user_state.connect', targetId: userStateTarget(pending.user_id, app.client_id), actor });
+          const asUser = actingAs(context, { userId: pending.user_id, principalUserId: pending.user_id });
+          await audit.record(tx, asUser, { action: 'user_state.connect', targetId: userStateTarget(pending.user_id, app.client_id) });
         });
       } catch (error) {
         // The user or the application was deleted while the provider answered.

@@ -1,17 +1,19 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /**
- * Who is acting, for the services that record it (the audit log). Set once per request by the HTTP layer
- * (http/request-context.ts) and read where an event is recorded, so no service signature has to carry it
- * and no service imports HTTP; node-oidc-provider does the same (lib/helpers/als.js). Work that leaves
- * the request's async chain (the group commit runs a batch from a timer) is bound back to its caller's
- * context where it is queued (bindToRequestContext, handed to store/write-batcher.ts).
+ * Who is acting, for the services that record it (the audit log). The HTTP layer builds one per request
+ * (http/request-context.ts) and hands it to every service method that records an event, which hands it to
+ * `audit.record`: a required argument all the way, so a call that forgets it does not compile. Work done
+ * for no request (start-up, background jobs, the CLI) passes NO_REQUEST.
+ *
+ * An argument, not an AsyncLocalStorage: on Node 20 a store in use turns on promise hooks for the whole
+ * process, and every promise of every request paid for them (issue 16). Passing it also needs nothing to
+ * carry it across the group commit, which runs a batch from a timer in whichever request queued first.
  */
-interface RequestContext {
-  requestId: string;
-  /** The client address as the server sees it (after EOA_TRUST_PROXY). */
-  address: string;
-  /** Null until the request is authenticated, and for public routes. */
+export interface RequestContext {
+  /** Null outside a request. */
+  readonly requestId: string | null;
+  /** The client address as the server sees it (after EOA_TRUST_PROXY); null outside a request. */
+  readonly address: string | null;
+  /** Null for a request not (yet) authenticated, and outside a request. */
   readonly actor: Actor | null;
 }
 
@@ -22,24 +24,10 @@ export interface Actor {
   principalUserId: string;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
+/** The context of work done for no request: no request id, no address, no actor. */
+export const NO_REQUEST: RequestContext = Object.freeze({ requestId: null, address: null, actor: null });
 
-export function runInRequestContext<T>(context: RequestContext, work: () => T): T {
-  return storage.run(context, work);
-}
-
-/**
- * `work` bound to the running request's context, to be run later from outside its async chain (the group
- * commit runs a batch from a timer). One lookup and a closure: AsyncResource.bind would do the same, but on
- * Node 20 it also builds two `deprecate` wrappers for every call (its `asyncResource` property), a
- * measurable share of every write.
- */
-export function bindToRequestContext<A extends unknown[], R>(work: (...args: A) => R): (...args: A) => R {
-  const context = storage.getStore();
-  return context === undefined ? work : (...args: A) => storage.run(context, work, ...args);
-}
-
-/** The context of the running request; null outside one (start-up, CLI, background jobs). */
-export function currentRequestContext(): RequestContext | null {
-  return storage.getStore() ?? null;
+/** The same request, acting as `actor`: a login acts as the user it logs in, before the request is authenticated. */
+export function actingAs(context: RequestContext, actor: Actor | null): RequestContext {
+  return { requestId: context.requestId, address: context.address, actor };
 }

@@ -5,6 +5,7 @@ import { ApiError } from '../errors.ts';
 import type { TokenCache } from './token-cache.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditEventInput, AuditService } from './audit.ts';
+import { actingAs, type RequestContext } from './request-context.ts';
 
 interface AccessToken {
   access_token: string;
@@ -40,7 +41,7 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
   const { tokenCache, writes, audit } = options;
 
   /** A new session; `endsBy` caps its life (a `login/{user_id}` token never outlives the session that minted it). */
-  async function issueToken(userId: string, principalUserId: string, credentialsId: string, event: AuditEventInput, endsBy = Infinity): Promise<AccessToken> {
+  async function issueToken(context: RequestContext, userId: string, principalUserId: string, credentialsId: string, event: AuditEventInput, endsBy = Infinity): Promise<AccessToken> {
     const token = newToken();
     const now = Date.now();
     const lifeMs = Math.min(options.tokenTtlS * 1000, endsBy - now);
@@ -54,7 +55,7 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
     };
     await writes.run(async (tx) => {
       await repos.sessions.insert(session, tx);
-      await audit.record(tx, event);
+      await audit.record(tx, context, event);
     });
     return { access_token: token, token_type: 'Bearer', expires_in: Math.floor(lifeMs / 1000) };
   }
@@ -64,20 +65,17 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
      * Checks API credentials. Null for every kind of failure (unknown client_id, wrong secret, disabled
      * credentials or user), after the same scrypt work, so neither the answer nor its timing tells which.
      */
-    async login(clientId: string, clientSecret: string): Promise<AccessToken | null> {
+    async login(context: RequestContext, clientId: string, clientSecret: string): Promise<AccessToken | null> {
       const candidate = await repos.credentials.findForLogin(clientId);
       const hash = candidate?.secret_hash ?? (await decoyHash(options.scryptCost));
       const matches = await verifySecret(clientSecret, hash);
       if (!candidate || !matches || candidate.is_disabled || candidate.user_is_disabled) {
-        audit.loginFailed(candidate?.id ?? null);
+        audit.loginFailed(context, candidate?.id ?? null);
         return null;
       }
-      return issueToken(candidate.user_id, candidate.user_id, candidate.id, {
-        action: 'session.login',
-        targetId: candidate.id,
-        // The request is not authenticated yet: the actor is the user the credentials belong to.
-        actor: { userId: candidate.user_id, principalUserId: candidate.user_id },
-      });
+      // The request is not authenticated yet: the actor is the user the credentials belong to.
+      const asUser = actingAs(context, { userId: candidate.user_id, principalUserId: candidate.user_id });
+      return issueToken(asUser, candidate.user_id, candidate.user_id, candidate.id, { action: 'session.login', targetId: candidate.id });
     },
 
     /**
@@ -87,19 +85,19 @@ export function sessionsService(repos: Repositories, options: SessionsOptions) {
      * another (nor can an admin "log in as" itself, which would mint a token indistinguishable from its own
      * session and so escape that rule): 403, as the admin route is no secret to an admin's token.
      */
-    async loginAsUser(caller: Caller, targetUserId: string): Promise<AccessToken | null> {
+    async loginAsUser(context: RequestContext, caller: Caller, targetUserId: string): Promise<AccessToken | null> {
       if (isSudo(caller)) throw new ApiError('forbidden', 'A token from login/{user_id} cannot log in as a user');
       if (targetUserId === caller.userId) throw new ApiError('forbidden', 'You are already logged in as yourself');
       const session = await repos.sessions.findLive(caller.tokenHash, new Date().toISOString());
       if (!session || !session.is_admin || session.user_id !== session.principal_user_id) return null;
       const target = await repos.users.findById(targetUserId);
       if (!target || target.is_disabled) return null;
-      return issueToken(target.id, session.principal_user_id, session.credentials_api3_id, { action: 'session.login_user', targetId: target.id }, Date.parse(session.expires_at));
+      return issueToken(context, target.id, session.principal_user_id, session.credentials_api3_id, { action: 'session.login_user', targetId: target.id }, Date.parse(session.expires_at));
     },
 
-    async logout(caller: Caller): Promise<void> {
+    async logout(context: RequestContext, caller: Caller): Promise<void> {
       await writes.run(async (tx) => {
-        if (await repos.sessions.delete(caller.tokenHash, tx)) await audit.record(tx, { action: 'session.logout', targetId: caller.userId });
+        if (await repos.sessions.delete(caller.tokenHash, tx)) await audit.record(tx, context, { action: 'session.logout', targetId: caller.userId });
       });
       await tokenCache.revoke(caller.tokenHash);
     },

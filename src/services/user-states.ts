@@ -6,6 +6,7 @@ import type { CreateOAuthApplicationUserStateRequest } from '../schemas/external
 import type { Caller } from './sessions.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditService } from './audit.ts';
+import type { RequestContext } from './request-context.ts';
 import type { TokenColumn } from '../oauth/refresh.ts';
 
 /** The row-bound additional data of a user's token: it opens only in its own (user, application) row. */
@@ -57,7 +58,7 @@ export function userStatesService(repos: Repositories, secretBox: SecretBox, wri
      * Stores the user's tokens for an application, replacing any earlier ones (tokens rotate). An admin may
      * set anyone's; other users only their own, and another user's answers 404 like anything not theirs.
      */
-    async set(caller: Caller, input: CreateOAuthApplicationUserStateRequest): Promise<{ user_id: string; oauth_application_id: string }> {
+    async set(context: RequestContext, caller: Caller, input: CreateOAuthApplicationUserStateRequest): Promise<{ user_id: string; oauth_application_id: string }> {
       const problems = userStateRuleProblems(input);
       if (problems.length > 0) throw invalid(problems);
       if (!caller.isAdmin && input.user_id !== caller.userId) throw notFound();
@@ -78,7 +79,7 @@ export function userStatesService(repos: Repositories, secretBox: SecretBox, wri
         };
         await writes.run(async (tx) => {
           await repos.userStates.upsert(state, tx);
-          await audit.record(tx, { action: 'user_state.set', targetId: userStateTarget(user.id, app.client_id) });
+          await audit.record(tx, context, { action: 'user_state.set', targetId: userStateTarget(user.id, app.client_id) });
         });
       } catch (error) {
         // The user or the application was deleted between the look-up and the write.

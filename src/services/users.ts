@@ -11,6 +11,7 @@ import { newClientId, newClientSecret } from './sessions.ts';
 import type { TokenCache } from './token-cache.ts';
 import type { WriteBatcher } from '../store/write-batcher.ts';
 import type { AuditService } from './audit.ts';
+import { NO_REQUEST, type RequestContext } from './request-context.ts';
 
 interface BootstrapResult {
   userId: string;
@@ -57,9 +58,9 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         if ((await repos.users.count(tx)) > 0) return null;
         const user = await repos.users.insert({ first_name: 'Admin' }, [ADMIN_ROLE_ID], tx);
         const credentials = await repos.credentials.insert({ user_id: user.id, client_id: clientId, secret_hash: secretHash, purpose: 'bootstrap' }, tx);
-        // No request and no actor: the service made these itself.
-        await audit.record(tx, { action: 'user.create', targetId: user.id, actor: null, detail: { role_ids: [ADMIN_ROLE_ID] } });
-        await audit.record(tx, { action: 'credentials_api3.create', targetId: credentials.id, actor: null });
+        // No request and no actor: the service made these itself, at start-up.
+        await audit.record(tx, NO_REQUEST, { action: 'user.create', targetId: user.id, detail: { role_ids: [ADMIN_ROLE_ID] } });
+        await audit.record(tx, NO_REQUEST, { action: 'credentials_api3.create', targetId: credentials.id });
         return { userId: user.id, clientId, generatedSecret: given ? null : clientSecret };
       });
     },
@@ -74,11 +75,11 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       return byUser;
     },
 
-    async create(fields: UserFields): Promise<User> {
+    async create(context: RequestContext, fields: UserFields): Promise<User> {
       try {
         return await writes.run(async (tx) => {
           const user = await repos.users.insert(fields, [], tx);
-          await audit.record(tx, { action: 'user.create', targetId: user.id, detail: { fields: fieldNames(writableFields(fields)) } });
+          await audit.record(tx, context, { action: 'user.create', targetId: user.id, detail: { fields: fieldNames(writableFields(fields)) } });
           return user;
         });
       } catch (error) {
@@ -87,7 +88,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       }
     },
 
-    async update(callerId: string, id: string, body: UserFields): Promise<User> {
+    async update(context: RequestContext, callerId: string, id: string, body: UserFields): Promise<User> {
       requireId(id);
       const fields = writableFields(body);
       if (fields.is_disabled === true && id === callerId) {
@@ -99,7 +100,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
         const user = await writes.run(async (tx) => {
           const updated = await repos.users.update(id, fields, tx);
           if (updated && fields.is_disabled === true) await repos.sessions.deleteForUser(id, tx);
-          if (updated) await audit.record(tx, { action: 'user.update', targetId: updated.id, detail: { fields: fieldNames(fields) } });
+          if (updated) await audit.record(tx, context, { action: 'user.update', targetId: updated.id, detail: { fields: fieldNames(fields) } });
           return updated;
         });
         if (fields.is_disabled !== undefined) await tokenCache.revoke();
@@ -114,11 +115,11 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       }
     },
 
-    async delete(callerId: string, id: string): Promise<void> {
+    async delete(context: RequestContext, callerId: string, id: string): Promise<void> {
       if (requireId(id) === callerId) throw new ApiError('forbidden', 'You cannot delete yourself');
       const deleted = await writes.run(async (tx) => {
         const done = await repos.users.delete(id, tx);
-        if (done) await audit.record(tx, { action: 'user.delete', targetId: id });
+        if (done) await audit.record(tx, context, { action: 'user.delete', targetId: id });
         return done;
       });
       await tokenCache.revoke();
@@ -133,7 +134,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       return roles.filter((r) => user.role_ids.includes(r.id));
     },
 
-    async setUserRoles(callerId: string, id: string, roleIds: string[]) {
+    async setUserRoles(context: RequestContext, callerId: string, id: string, roleIds: string[]) {
       const user = await requireUser(requireId(id));
       const roles = await repos.users.roles();
       const unknown = roleIds.filter((rid) => !roles.some((r) => r.id === rid));
@@ -146,7 +147,7 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       const unique = [...new Set(roleIds)];
       await writes.run(async (tx) => {
         await repos.users.setRoles(id, unique, tx);
-        await audit.record(tx, { action: 'user.set_roles', targetId: id, detail: { role_ids: unique } });
+        await audit.record(tx, context, { action: 'user.set_roles', targetId: id, detail: { role_ids: unique } });
         // The `login/{user_id}` tokens an admin holds end with its Admin role (see sessions-repository.ts).
         if (!unique.includes(ADMIN_ROLE_ID)) await repos.sessions.deleteHeldBy(id, tx);
       });
@@ -166,23 +167,23 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
     },
 
     /** The only moment the client secret exists in the clear: it is returned once and stored as a hash. */
-    async createCredentials(userId: string, purpose: string | null): Promise<CredentialsApi3 & { client_secret: string }> {
+    async createCredentials(context: RequestContext, userId: string, purpose: string | null): Promise<CredentialsApi3 & { client_secret: string }> {
       await requireUser(userId);
       const clientSecret = newClientSecret();
       const values = { user_id: userId, client_id: newClientId(), secret_hash: await hashSecret(clientSecret, scryptCost), purpose };
       const created = await writes.run(async (tx) => {
         const credentials = await repos.credentials.insert(values, tx);
-        await audit.record(tx, { action: 'credentials_api3.create', targetId: credentials.id });
+        await audit.record(tx, context, { action: 'credentials_api3.create', targetId: credentials.id });
         return credentials;
       });
       return { ...created, client_secret: clientSecret };
     },
 
-    async updateCredentials(userId: string, id: string, fields: { purpose?: string | null; is_disabled?: boolean }) {
+    async updateCredentials(context: RequestContext, userId: string, id: string, fields: { purpose?: string | null; is_disabled?: boolean }) {
       const updated = await writes.run(async (tx) => {
         const credentials = await repos.credentials.update(userId, id, fields, tx);
         if (credentials && fields.is_disabled === true) await repos.sessions.deleteForCredentials(credentials.id, tx);
-        if (credentials) await audit.record(tx, { action: 'credentials_api3.update', targetId: credentials.id, detail: { fields: fieldNames({ purpose: fields.purpose, is_disabled: fields.is_disabled }) } });
+        if (credentials) await audit.record(tx, context, { action: 'credentials_api3.update', targetId: credentials.id, detail: { fields: fieldNames({ purpose: fields.purpose, is_disabled: fields.is_disabled }) } });
         return credentials;
       });
       if (fields.is_disabled !== undefined) await tokenCache.revoke();
@@ -190,10 +191,10 @@ export function usersService(repos: Repositories, engine: Engine, tokenCache: To
       return updated;
     },
 
-    async deleteCredentials(userId: string, id: string): Promise<void> {
+    async deleteCredentials(context: RequestContext, userId: string, id: string): Promise<void> {
       const deleted = await writes.run(async (tx) => {
         const done = await repos.credentials.delete(userId, id, tx);
-        if (done) await audit.record(tx, { action: 'credentials_api3.delete', targetId: id });
+        if (done) await audit.record(tx, context, { action: 'credentials_api3.delete', targetId: id });
         return done;
       });
       await tokenCache.revoke();

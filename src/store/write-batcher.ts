@@ -46,12 +46,6 @@ export function createWriteBatcher(
     maxBatch?: number;
     metrics?: Pick<Metrics, 'writeBatch'>;
     walSync?: WalSync;
-    /**
-     * Binds a queued write to its caller's async context, so that what it reads there (who is acting, for
-     * its audit event) is its own although the batch runs from a timer in whichever request queued first.
-     * The services pass services/request-context.ts's; the store knows nothing of requests.
-     */
-    bind?: <T>(work: (tx: Transaction<Database>) => Promise<T>) => (tx: Transaction<Database>) => Promise<T>;
   } = {},
 ): WriteBatcher {
   const stats = { batches: 0, writes: 0, largestBatch: 0 };
@@ -69,7 +63,6 @@ export function createWriteBatcher(
   }
 
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
-  const bind = options.bind ?? ((work) => work);
   const queue: Pending[] = [];
   let scheduled = false;
   let committing = false;
@@ -126,7 +119,7 @@ export function createWriteBatcher(
     stats,
     run<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work: bind(work), resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
         schedule();
       });
     },

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../http/auth.ts';
+import { requestContext } from '../../http/request-context.ts';
 import { ApiError } from '../../errors.ts';
 import { presetFor } from '../../oauth/presets.ts';
 import { ProviderSettingsError } from '../../oauth/provider.ts';
@@ -134,7 +135,7 @@ ${table('My connections', head, rows, 'No applications have been set up yet. An 
   /** The user's own DELETE of their state: gone here, revoked at the provider when it can be. */
   app.post('/connections/:client_id/disconnect', consoleRoute('member'), async (request, reply) => {
     const caller = callerOf(request);
-    await tokens.disconnect(caller, clientIdOf(request), caller.userId);
+    await tokens.disconnect(requestContext(request), caller, clientIdOf(request), caller.userId);
     return redirect(reply, `${PAGE}?done=disconnected`);
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../http/auth.ts';
+import { requestContext } from '../../http/request-context.ts';
 import { cookieHeader, sessionCookieName, sessionToken } from '../../http/session-cookie.ts';
 import { html } from '../html.ts';
 import { layout, notice, pageContext, redirect, sendPage } from '../layout.ts';
@@ -28,7 +29,7 @@ export default async function signInPages(app: FastifyInstance) {
       const body = formBody(request);
       const clientId = text(body, 'client_id');
       const secret = text(body, 'client_secret');
-      const token = clientId && secret && clientId.length <= 1024 && secret.length <= 1024 ? await app.services.sessions.login(clientId, secret) : null;
+      const token = clientId && secret && clientId.length <= 1024 && secret.length <= 1024 ? await app.services.sessions.login(requestContext(request), clientId, secret) : null;
       if (!token) {
         // One message for every failure, as the API's 404: nothing says whether the client_id exists.
         return signInPage(request, reply, { status: 401, clientId, problem: 'These API credentials were not accepted. Check the client ID and secret.' });
@@ -42,7 +43,7 @@ export default async function signInPages(app: FastifyInstance) {
   );
 
   app.post('/logout', consoleRoute('user'), async (request, reply) => {
-    await app.services.sessions.logout(callerOf(request));
+    await app.services.sessions.logout(requestContext(request), callerOf(request));
     reply.header('set-cookie', cookieHeader(request, sessionCookieName(request), '', { maxAgeS: 0 }));
     return redirect(reply, '/console/login?done=signed-out');
   });

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../../errors.ts';
 import { callerOf } from '../../../http/auth.ts';
+import { requestContext } from '../../../http/request-context.ts';
 import type { CreateExternalOauthApplicationBody, UpdateExternalOauthApplicationBody } from '../../../schemas/external-oauth-applications.ts';
 import type { ExternalOauthApplicationView } from '../../../services/external-oauth-applications.ts';
 import { layout, notice, onePage, pageContext, pageNumber, pageWindow, redirect, sendPage } from '../../layout.ts';
@@ -43,7 +44,7 @@ export default async function applicationsPages(app: FastifyInstance) {
     const problems = applicationProblems(body, undefined, ruleOptions);
     if (problems.length > 0) return formPage(request, reply, { values: form, errors: toFieldErrors(problems) }, 422);
     try {
-      await applications.create(body as CreateExternalOauthApplicationBody);
+      await applications.create(requestContext(request), body as CreateExternalOauthApplicationBody);
     } catch (error) {
       return formPage(request, reply, { values: form, errors: fieldErrors(error, ['client_id', 'name']) }, 422);
     }
@@ -56,13 +57,14 @@ export default async function applicationsPages(app: FastifyInstance) {
   });
 
   app.post('/applications/:client_id/edit', consoleRoute('admin'), async (request, reply) => {
+    const context = requestContext(request);
     const existing = await find(clientIdOf(request));
     const form = formBody(request);
     const body = applicationBody(form, existing);
     const problems = applicationProblems(body, existing, ruleOptions);
     if (problems.length > 0) return formPage(request, reply, { existing, values: form, errors: toFieldErrors(problems) }, 422);
     try {
-      await applications.update(existing.client_id, body as UpdateExternalOauthApplicationBody);
+      await applications.update(context, existing.client_id, body as UpdateExternalOauthApplicationBody);
     } catch (error) {
       return formPage(request, reply, { existing, values: form, errors: fieldErrors(error, ['name']) }, 422);
     }
@@ -89,8 +91,9 @@ export default async function applicationsPages(app: FastifyInstance) {
 
   /** Revoke: the API's DELETE of a user state (deleted here, then revoked at the provider, best effort). */
   app.post('/applications/:client_id/connections/:user_id/revoke', consoleRoute('admin'), async (request, reply) => {
+    const context = requestContext(request);
     const existing = await find(clientIdOf(request));
-    await app.services.externalOauthTokens.disconnect(callerOf(request), existing.client_id, (request.params as { user_id: string }).user_id);
+    await app.services.externalOauthTokens.disconnect(context, callerOf(request), existing.client_id, (request.params as { user_id: string }).user_id);
     return redirect(reply, `${appPath(existing.client_id)}/connections?done=revoked`);
   });
 
@@ -103,7 +106,7 @@ export default async function applicationsPages(app: FastifyInstance) {
 
   app.post('/applications/:client_id/delete', consoleRoute('admin'), async (request, reply) => {
     // As the API's delete: users' tokens are revoked at the provider too, best effort.
-    await app.services.externalOauthTokens.deleteApplication(clientIdOf(request));
+    await app.services.externalOauthTokens.deleteApplication(requestContext(request), clientIdOf(request));
     return redirect(reply, `${APPLICATIONS}?done=deleted`);
   });
 }

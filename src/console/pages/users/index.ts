@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { callerOf } from '../../../http/auth.ts';
+import { requestContext } from '../../../http/request-context.ts';
 import { CredentialsApi3Body, UserBody } from '../../../schemas/users.ts';
 import { USER_ROLE_ID, type User } from '../../../store/users-repository.ts';
 import { displayName, layout, notice, onePage, pageContext, pageNumber, pageWindow, redirect, sendPage } from '../../layout.ts';
@@ -37,6 +38,7 @@ export default async function usersPages(app: FastifyInstance) {
   );
 
   app.post('/users', consoleRoute('admin'), async (request, reply) => {
+    const context = requestContext(request);
     const form = formBody(request);
     const body = userBody(form);
     const roleIds = values(form, 'role_ids');
@@ -49,11 +51,11 @@ export default async function usersPages(app: FastifyInstance) {
     if (problems.length > 0) return newUserPage(request, reply, form, toFieldErrors(problems), 422);
     let user: User;
     try {
-      user = await users.create(body);
+      user = await users.create(context, body);
     } catch (error) {
       return newUserPage(request, reply, form, fieldErrors(error, ['email']), 422);
     }
-    if (roleIds.length > 0) await users.setUserRoles(callerOf(request).userId, user.id, roleIds);
+    if (roleIds.length > 0) await users.setUserRoles(context, callerOf(request).userId, user.id, roleIds);
     return redirect(reply, `${userPath(user.id)}?done=created`);
   });
 
@@ -63,13 +65,14 @@ export default async function usersPages(app: FastifyInstance) {
   });
 
   app.post('/users/:user_id', consoleRoute('admin'), async (request, reply) => {
+    const context = requestContext(request);
     const user = await users.get(userIdOf(request));
     const form = formBody(request);
     const body = { ...userBody(form), is_disabled: text(form, 'is_disabled') === 'true' };
     const problems = schemaProblems(UserBody, body);
     if (problems.length > 0) return userPage(request, reply, { user, values: form, detailErrors: toFieldErrors(problems) }, 422);
     try {
-      await users.update(callerOf(request).userId, user.id, body);
+      await users.update(context, callerOf(request).userId, user.id, body);
     } catch (error) {
       const errors = forbiddenOn(error, 'is_disabled') ?? fieldErrors(error, ['email']);
       return userPage(request, reply, { user, values: form, detailErrors: errors }, 422);
@@ -78,9 +81,10 @@ export default async function usersPages(app: FastifyInstance) {
   });
 
   app.post('/users/:user_id/roles', consoleRoute('admin'), async (request, reply) => {
+    const context = requestContext(request);
     const user = await users.get(userIdOf(request));
     try {
-      await users.setUserRoles(callerOf(request).userId, user.id, values(formBody(request), 'role_ids'));
+      await users.setUserRoles(context, callerOf(request).userId, user.id, values(formBody(request), 'role_ids'));
     } catch (error) {
       const errors = forbiddenOn(error, 'role_ids') ?? fieldErrors(error, ['role_ids']);
       return userPage(request, reply, { user, values: userValues(user), roleErrors: errors }, 422);
@@ -95,17 +99,18 @@ export default async function usersPages(app: FastifyInstance) {
   });
 
   app.post('/users/:user_id/delete', consoleRoute('admin'), async (request, reply) => {
-    await users.delete(callerOf(request).userId, userIdOf(request));
+    await users.delete(requestContext(request), callerOf(request).userId, userIdOf(request));
     return redirect(reply, `${USERS}?done=deleted`);
   });
 
   /** The one response that ever carries the new secret: a page, never a redirect (no secret in a URL), never cached. */
   app.post('/users/:user_id/credentials', consoleRoute('admin'), async (request, reply) => {
+    const context = requestContext(request);
     const user = await users.get(userIdOf(request));
     const purpose = orNull(text(formBody(request), 'purpose'));
     const problems = schemaProblems(CredentialsApi3Body, { purpose });
     if (problems.length > 0) return userPage(request, reply, { user, values: userValues(user), credentialErrors: toFieldErrors(problems) }, 422);
-    const created = await users.createCredentials(user.id, purpose);
+    const created = await users.createCredentials(context, user.id, purpose);
     const ctx = await pageContext(request);
     return sendPage(reply, layout(ctx, { title: 'New API credentials', body: newCredentialsView(user, created) }));
   });
@@ -113,13 +118,13 @@ export default async function usersPages(app: FastifyInstance) {
   app.post('/users/:user_id/credentials/:credentials_id', consoleRoute('admin'), async (request, reply) => {
     const { user_id, credentials_id } = request.params as { user_id: string; credentials_id: string };
     const disable = text(formBody(request), 'is_disabled') === 'true';
-    await users.updateCredentials(user_id, credentials_id, { is_disabled: disable });
+    await users.updateCredentials(requestContext(request), user_id, credentials_id, { is_disabled: disable });
     return redirect(reply, `${userPath(user_id)}?done=${disable ? 'credentials-disabled' : 'credentials-enabled'}`);
   });
 
   app.post('/users/:user_id/credentials/:credentials_id/delete', consoleRoute('admin'), async (request, reply) => {
     const { user_id, credentials_id } = request.params as { user_id: string; credentials_id: string };
-    await users.deleteCredentials(user_id, credentials_id);
+    await users.deleteCredentials(requestContext(request), user_id, credentials_id);
     return redirect(reply, `${userPath(user_id)}?done=credentials-deleted`);
   });
 
