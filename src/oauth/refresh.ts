@@ -130,16 +130,16 @@ export function tokenRefresher(options: RefresherOptions) {
       tokens = await call(options.open(row.refresh_token_sealed!, row, 'refresh_token'));
     } catch (error) {
       if (!(error instanceof ProviderError)) {
-        await writes.runStatement((db) => states.releaseLease(row, owner, db));
+        await writes.run((tx) => states.releaseLease(row, owner, tx));
         throw error;
       }
       if (error.code === 'invalid_grant') {
         const reason: ReauthReason = takenOver ? 'refresh_interrupted' : 'invalid_grant';
-        await writes.runStatement((db) => states.recordFailure(row, owner, { status: 'needs_reauth', last_error: reason, retry_at: null }, db));
+        await writes.run((tx) => states.recordFailure(row, owner, { status: 'needs_reauth', last_error: reason, retry_at: null }, tx));
         throw new NeedsReauth(reason);
       }
       const retryAt = new Date(Date.now() + options.backoffMs).toISOString();
-      await writes.runStatement((db) => states.recordFailure(row, owner, { status: 'active', last_error: error.code, retry_at: retryAt }, db));
+      await writes.run((tx) => states.recordFailure(row, owner, { status: 'active', last_error: error.code, retry_at: retryAt }, tx));
       throw new RefreshUnavailable(error.code, Math.ceil(options.backoffMs / 1000));
     }
 
@@ -155,7 +155,7 @@ export function tokenRefresher(options: RefresherOptions) {
       scope: tokens.scope ?? null,
     };
     // Committed before the caller (or anyone) sees the new access token.
-    if (!(await writes.runStatement((db) => states.storeRefreshed(key, owner, row.version, stored, db)))) {
+    if (!(await writes.run((tx) => states.storeRefreshed(key, owner, row.version, stored, tx)))) {
       // The state was reconnected or deleted meanwhile (or the lease was lost): that newer state wins.
       return null;
     }
@@ -192,12 +192,12 @@ export function tokenRefresher(options: RefresherOptions) {
         if (reason !== null) {
           // Nothing to refresh with: the token serves until it expires, then the user must connect again.
           if (expiresIn(row.access_token_expires_at, now) > 0) return present(row);
-          if (await writes.runStatement((db) => states.markNeedsReauth(row, reason, db))) throw new NeedsReauth(reason);
+          if (await writes.run((tx) => states.markNeedsReauth(row, reason, tx))) throw new NeedsReauth(reason);
           continue;
         }
         const owner = `${options.instanceId}:${(leases += 1)}`;
         const until = new Date(now + options.leaseMs).toISOString();
-        if (await writes.runStatement((db) => states.acquireLease(row, owner, until, db))) {
+        if (await writes.run((tx) => states.acquireLease(row, owner, until, tx))) {
           let result: FreshToken | null;
           try {
             result = await refreshAsHolder(row, owner, row.lease_owner !== null, call);

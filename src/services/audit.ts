@@ -140,7 +140,7 @@ export function auditService(repos: Repositories, writes: WriteBatcher, options:
     loginFailed(credentialsId: string | null): void {
       const { individual, summaries } = failedLogins.fail(credentialsId, Date.now());
       inBackground(writeSummaries(summaries));
-      if (individual) inBackground(writes.runStatement((db) => record(db, { action: 'session.login', targetId: credentialsId, outcome: 'failure', actor: null })));
+      if (individual) inBackground(writes.run((tx) => record(tx, { action: 'session.login', targetId: credentialsId, outcome: 'failure', actor: null })));
     },
 
     /**

@@ -31,6 +31,12 @@ export interface WriteBatcher {
    * Runs `work`, which must send exactly one statement, durably: on SQLite as `run` does (group commit);
    * on PostgreSQL as that statement alone, committed by the server when it completes. Settles only once
    * it is committed. Work of two statements belongs in `run`: here each would commit on its own.
+   *
+   * One thing `run` does that this does not: a transaction's BEGIN, sent on a pooled connection the server
+   * has just closed, is run again on another (postgres-driver.ts), whereas this statement may have run and
+   * is not. In the instant after a failover it fails (a 500) rather than succeeding. So it is for hot
+   * writes whose failure costs only a retry by the client (the token read's audit event, after which no
+   * token leaves), not for a write whose loss costs more (the refresher's store of a rotated refresh token).
    */
   runStatement<T>(work: (db: Db) => Promise<T>): Promise<T>;
   /** Counters for tests and diagnostics. */
