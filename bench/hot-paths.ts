@@ -3,8 +3,8 @@
 //
 // The three hot paths of issue 16 alone, for measuring one lever at a time: the filtered list, a fresh
 // access-token read (with its audit event) and a durable create, each as the service's CPU µs per answered
-// request (from /proc), which a busy machine disturbs less than requests/s, though still by a factor of two
-// on a crowded one. Hence `--base DIR`: a checkout of the code before the lever (`git archive <commit> |
+// request (from /proc; on PostgreSQL its backends' CPU too, beside it), which a busy machine disturbs less
+// than requests/s, though still by a factor of two on a crowded one. Hence `--base DIR`: a checkout of the code before the lever (`git archive <commit> |
 // tar -x -C DIR`, node_modules linked), run beside this one on a store of its own and measured interleaved,
 // phase by phase, so both see the same load; the ratio of the two is what to read. The median of the rounds
 // is printed. `--profile DIR` runs this checkout's service under `node --cpu-prof` (written when it stops).
@@ -39,8 +39,11 @@ const thisEnv = Object.fromEntries(option('--this-env', '').split(',').filter(Bo
 interface Target {
   name: string;
   service: Child;
+  /** The PostgreSQL backends serving this target (none on SQLite), whose CPU is counted beside the service's. */
+  databasePids: () => Promise<number[]>;
   paths: Record<string, Options['requests']>;
   figures: Record<string, number[]>;
+  dbFigures: Record<string, number[]>;
 }
 
 async function startTarget(name: string, processes: Processes, store: StoreTarget, root: string | null): Promise<Target> {
@@ -66,7 +69,8 @@ async function startTarget(name: string, processes: Processes, store: StoreTarge
   }];
   const every: Record<string, Options['requests']> = { list: listRequest(token, sample), token: tokenRead, create: createRequest(token, `${name}${Date.now()}`) };
   const paths = Object.fromEntries(Object.entries(every).filter(([p]) => only.includes(p)));
-  return { name, service, paths, figures: Object.fromEntries(Object.keys(paths).map((p) => [p, []])) };
+  const none = () => Object.fromEntries(Object.keys(paths).map((p) => [p, [] as number[]]));
+  return { name, service, databasePids: () => store.backendPids(), paths, figures: none(), dbFigures: none() };
 }
 
 async function main() {
@@ -88,14 +92,18 @@ async function main() {
       for (const p of Object.keys(targets[0].paths)) {
         // Alternating which goes first, so neither always follows the other's load.
         for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+          const dbBefore = await databaseCpuUs(target);
           const before = cpuUsOf(target.service.pid)!;
           const sysBefore = systemUsOf(target.service.pid);
           const result = await autocannon({ ...run, url: target.service.url, duration, requests: target.paths[p] });
           const cpuUs = (cpuUsOf(target.service.pid)! - before) / result.requests.total;
           const sysUs = (systemUsOf(target.service.pid) - sysBefore) / result.requests.total;
+          const dbUs = (await databaseCpuUs(target)) - dbBefore;
           check(p, result);
           target.figures[p].push(cpuUs);
-          console.log(`round ${round + 1} ${target.name} ${p.padEnd(6)} ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, ${cpuUs.toFixed(0)} µs CPU/req (${sysUs.toFixed(0)} in the kernel)`);
+          if (dbUs !== 0) target.dbFigures[p].push(dbUs / result.requests.total);
+          const dbNote = dbUs === 0 ? '' : `, PostgreSQL ${(dbUs / result.requests.total).toFixed(0)} µs CPU/req`;
+          console.log(`round ${round + 1} ${target.name} ${p.padEnd(6)} ${Math.round(result.requests.average)} req/s, p99 ${result.latency.p99} ms, ${cpuUs.toFixed(0)} µs CPU/req (${sysUs.toFixed(0)} in the kernel)${dbNote}`);
         }
       }
     }
@@ -104,12 +112,23 @@ async function main() {
     for (const p of Object.keys(targets[0].paths)) {
       const [a, b] = targets.map((t) => median(t.figures[p]));
       console.log(`  ${p.padEnd(6)} ${targets.map((t, i) => `${t.name} ${[a, b][i].toFixed(0)}`).join(', ')}${b === undefined ? '' : `, this/base ${(b / a).toFixed(2)}`}`);
+      if (targets[0].dbFigures[p].length === 0) continue;
+      const [da, dbb] = targets.map((t) => median(t.dbFigures[p]));
+      const [ta, tb] = [a + da, b === undefined ? undefined : b + dbb];
+      console.log(`  ${''.padEnd(6)} PostgreSQL ${targets.map((t, i) => `${t.name} ${[da, dbb][i].toFixed(0)}`).join(', ')}; service + PostgreSQL ${targets.map((t, i) => `${t.name} ${[ta, tb][i]!.toFixed(0)}`).join(', ')}${tb === undefined ? '' : `, this/base ${(tb / ta).toFixed(2)}`}`);
     }
   } finally {
     for (const target of targets) await target.service.stop();
     for (const store of stores) await store.dispose();
     processes.dispose();
   }
+}
+
+/** CPU of the target's PostgreSQL backends so far (backends that exit between two readings are not counted). */
+async function databaseCpuUs(target: Target): Promise<number> {
+  let total = 0;
+  for (const pid of await target.databasePids()) total += cpuUsOf(pid) ?? 0;
+  return total;
 }
 
 /** The kernel's share of a process's CPU time, in microseconds (the socket writes, mostly). */

@@ -123,8 +123,9 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
       } catch (error) {
         throw toApiError(error);
       }
-      // A disclosure is an audit event, committed before the token leaves (group commit keeps it cheap).
-      await writes.run((tx) => audit.record(tx, context, { action: 'user_state.read_token', targetId: userStateTarget(user, clientId) }));
+      // A disclosure is an audit event, committed before the token leaves: one INSERT, so a statement of its
+      // own (group commit on SQLite, autocommit on PostgreSQL), not a transaction.
+      await writes.runStatement((db) => audit.record(db, context, { action: 'user_state.read_token', targetId: userStateTarget(user, clientId) }));
       return token;
     },
 

@@ -10,6 +10,7 @@ import {
 } from 'kysely';
 import { StoreUnreachableError } from './availability.ts';
 import { preparedStatementName } from './prepared-query.ts';
+import { runNamedQuery } from './postgres-named-query.ts';
 
 /**
  * Kysely's PostgreSQL dialect with a driver that survives lost connections (a failover, a restart, an
@@ -131,14 +132,17 @@ class ResilientConnection implements DatabaseConnection {
     this.#client = null;
   }
 
-  /** `name`: a hot query's prepared-statement name (prepared-query.ts); pg parses it once per connection. */
+  /**
+   * `name`: a hot query's prepared-statement name (prepared-query.ts); each connection parses and describes
+   * it once (postgres-named-query.ts).
+   */
   async #run(text: string, values: unknown[], retryable: boolean, name?: string): Promise<pg.QueryResult> {
     // After a failover every pooled connection is dead, and each fails at once when used: a retry skips
     // past them, so it may take up to one attempt per pooled connection before a new one is opened.
     for (let attempt = 0; ; attempt++) {
       if (this.#client === null) throw new Error('database connection was lost in this transaction');
       try {
-        return await (name === undefined ? this.#client.query(text, values) : this.#client.query({ name, text, values }));
+        return await (name === undefined ? this.#client.query(text, values) : runNamedQuery(this.#client, name, text, values));
       } catch (error) {
         if (!isConnectionLost(error)) throw error;
         // Passing the error makes the pool destroy the client instead of handing it out again.

@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { buildTestApp, type TestApp } from '../helpers/app.ts';
 import { assertResponse } from '../helpers/contract.ts';
 import { startTestProvider, type TestProvider } from '../helpers/oidc-provider.ts';
@@ -67,4 +68,40 @@ describe('the broker in the audit log and the metrics', () => {
     const text = answer.body;
     for (const token of [fresh.json().access_token, refreshed.json().access_token]) assert.ok(!text.includes(token), 'no token in an event');
   });
+
+  test('a read whose audit event cannot be stored fails and hands out no token; the next read is recorded again', async () => {
+    // The event is one INSERT of its own (autocommit on PostgreSQL): a refused INSERT must still fail the read.
+    await connectUser(call, op, client.client_id, member.token, `account-${member.id}`);
+    const target = `${member.id}/${client.client_id}`;
+    const reads = async () => {
+      const answer = await t.inject({ method: 'GET', url: `/api/4.0/audit_events?action=user_state.read_token&target_id=${encodeURIComponent(target)}`, headers: { authorization: `Bearer ${t.adminToken}` } });
+      return JSON.parse(answer.body).events.length as number;
+    };
+    const before = await reads();
+    await refuseReadTokenEvents(t, true);
+    try {
+      const refused = await call('POST', accessTokenPath(client.client_id), member.token, {});
+      assert.equal(refused.status, 500, refused.body);
+      assert.ok(!/access_token/.test(refused.body), 'no token in the failed answer');
+    } finally {
+      await refuseReadTokenEvents(t, false);
+    }
+    assert.equal(await reads(), before, 'nothing was recorded for the failed read');
+    const served = await call('POST', accessTokenPath(client.client_id), member.token, {});
+    assert.equal(served.status, 200, served.body);
+    assert.equal(await reads(), before + 1, 'the served read is recorded');
+  });
 });
+
+/** A trigger that makes the database refuse every `user_state.read_token` event (on), or its removal (off). */
+async function refuseReadTokenEvents(t: TestApp, on: boolean): Promise<void> {
+  const db = t.app.store.db;
+  if (t.app.store.engine === 'sqlite') {
+    if (!on) return void (await sql`drop trigger refuse_read_token`.execute(db));
+    await sql`create trigger refuse_read_token before insert on audit_events when new.action = 'user_state.read_token' begin select raise(abort, 'audit event refused'); end`.execute(db);
+    return;
+  }
+  if (!on) return void (await sql`drop function refuse_read_token() cascade`.execute(db));
+  await sql`create function refuse_read_token() returns trigger language plpgsql as $$ begin if new.action = 'user_state.read_token' then raise exception 'audit event refused'; end if; return new; end $$`.execute(db);
+  await sql`create trigger refuse_read_token before insert on audit_events for each row execute function refuse_read_token()`.execute(db);
+}

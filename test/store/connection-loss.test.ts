@@ -54,6 +54,27 @@ describe('lost PostgreSQL connections', () => {
     }
   });
 
+  test('token reads right after every pooled connection was terminated answer 200, each with its audit event', { skip: POSTGRES_ONLY }, async () => {
+    // The read's audit event is one INSERT in autocommit, which is not retried like a BEGIN would be; the
+    // read's SELECT goes first, and finds (and replaces) the dead connections before the INSERT is sent.
+    const APPS = '/api/4.0/external_oauth_applications';
+    const created = await t.inject({ method: 'POST', url: APPS, headers: bearer(t.adminToken), payload: { name: 'loss-app', client_id: 'loss-client', client_secret: 'loss-secret-0123456789' } });
+    assert.equal(created.statusCode, 200, created.body);
+    const me = json(await t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(t.adminToken) })).id;
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    const stored = await t.inject({ method: 'POST', url: `${APPS}/user_state`, headers: bearer(t.adminToken), payload: { user_id: me, oauth_application_id: json(created).id, access_token: 'loss-access-token-0123456789', access_token_expires_at: expires } });
+    assert.equal(stored.statusCode, 200, stored.body);
+    const readEvents = async () => (await t.app.store.db.selectFrom('audit_events').select('id').where('action', '=', 'user_state.read_token').execute()).length;
+    const before = await readEvents();
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(Array.from({ length: 8 }, () => t.inject({ method: 'GET', url: '/api/4.0/user', headers: bearer(t.adminToken) })));
+      assert.ok((await terminateBackends()) > 0, 'there were connections to terminate');
+      const reads = await Promise.all(Array.from({ length: 8 }, () => t.inject({ method: 'POST', url: `${APPS}/loss-client/access_token`, headers: bearer(t.adminToken), payload: {} })));
+      for (const response of reads) assert.equal(response.statusCode, 200, response.body);
+    }
+    assert.equal(await readEvents(), before + 24);
+  });
+
   /** The server process behind a connection; a SELECT, so a stale pooled connection cannot fail it. */
   async function backendPid(db: Kysely<Database>): Promise<number> {
     const row = await db.selectNoFrom(sql<number>`pg_backend_pid()`.as('pid')).executeTakeFirstOrThrow();

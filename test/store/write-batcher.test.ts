@@ -197,4 +197,22 @@ describe('write batcher', () => {
     const [listed] = await repos.externalOauthApplications.list({ client_id: written.client_id });
     assert.equal(listed.name, written.name);
   });
+
+  test('a one-statement write (runStatement) is stored when it settles, and its failure rejects it', async () => {
+    const ok = app();
+    const stored1 = await batcher.runStatement((db) => repos.externalOauthApplications.insert(ok, db));
+    assert.equal(stored1.name, ok.name);
+    assert.equal(await stored(ok.name), true);
+    const clash = batcher.runStatement((db) => repos.externalOauthApplications.insert({ ...app(), name: ok.name }, db));
+    await assert.rejects(clash, (error) => uniqueViolationColumn(error) === 'name');
+  });
+
+  test('on PostgreSQL a one-statement write is sent alone, with no BEGIN before it', async (t) => {
+    if (store.engine !== 'postgres') return t.skip('SQLite runs it in a group commit');
+    // Inside a transaction opened by BEGIN, transaction_timestamp() is BEGIN's time, not this statement's.
+    const { rows } = await batcher.runStatement((db) => sql<{ alone: boolean }>`select transaction_timestamp() = statement_timestamp() as alone`.execute(db));
+    assert.deepEqual(rows, [{ alone: true }]);
+    const inRun = await batcher.run((tx) => sql<{ alone: boolean }>`select transaction_timestamp() = statement_timestamp() as alone`.execute(tx));
+    assert.deepEqual(inRun.rows, [{ alone: false }], 'the check tells a transaction apart');
+  });
 });
