@@ -74,7 +74,7 @@ export function createWriteBatcher(
   }
 
   const statements = sqliteConnection(db) ?? noWriteConnection();
-  let savepoints: Savepoints | null = null;
+  const savepoints = prepareSavepoints(statements);
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   const bind = options.bind ?? ((work) => work);
   const queue: Pending[] = [];
@@ -97,12 +97,10 @@ export function createWriteBatcher(
     stats.writes += batch.length;
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     const outcomes: Outcome[] = [];
-    // Prepared on the first batch, after the store is open; the statements do not depend on the schema.
-    const isolation = (savepoints ??= prepareSavepoints(statements));
     const run = async (tx: Transaction<Database>) => {
       enlistSqliteTransaction(tx, statements);
       try {
-        for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work, isolation));
+        for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work, savepoints));
       } finally {
         dismissSqliteTransaction(tx);
       }
