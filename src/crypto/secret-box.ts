@@ -11,7 +11,7 @@ const TAG_BYTES = 16;
 export const KEY_BYTES = 32;
 /**
  * IVs are cut from a pool of random bytes: one call into OpenSSL's generator costs about as much for 4 KiB
- * as for 12 bytes (5–10 µs on the bench machines, a tenth of a create's sealing), so a pool pays it once
+ * as for 12 bytes (5–10 µs on the bench machines, about a third of a seal), so a pool pays it once
  * per 341 seals. Each IV is still 96 fresh random bits, used once: a slice is never handed out twice, and
  * a spent pool is replaced, not refilled, so an IV already handed out is never overwritten. IVs are
  * public (they lead every sealed value), so holding the next few in memory discloses nothing.

@@ -5,8 +5,9 @@ import type { SqliteDatabase } from 'kysely';
  * Kysely's SQLite driver prepares every query afresh, and preparing is the largest single cost of a small
  * query on better-sqlite3. The service runs a handful of distinct statements over and over, so the driver
  * is handed this view of the connection, which keeps prepared statements by their SQL text (least recently
- * used dropped beyond `max`). Kysely holds the one connection for a query or a stream at a time, so a
- * cached statement is never used by two queries at once.
+ * used dropped beyond `max`). Kysely holds the one connection for a query or a stream at a time, and the
+ * group commit runs its raw statements (`sqliteTransaction` below) only while it holds it, so a cached
+ * statement is never used by two queries at once.
  */
 export function withStatementCache(connection: BetterSqlite, max = 500): SqliteDatabase & SqliteStatements {
   const statements = new Map<string, Statement>();
