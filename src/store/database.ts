@@ -6,7 +6,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { Config } from '../config.ts';
 import type { Database } from './schema.ts';
 import { ResilientPostgresDialect } from './postgres-driver.ts';
-import { attachSqliteReader, openSqliteReader, withStatementCache } from './sqlite-statement-cache.ts';
+import { attachSqliteConnection, attachSqliteReader, openSqliteReader, withStatementCache } from './sqlite-statement-cache.ts';
 import { createWalSync, type WalSync } from './wal-sync.ts';
 import { makeDataDirectory } from '../data-directory.ts';
 
@@ -47,7 +47,9 @@ function openSqlite(dataDir: string): Store {
   connection.pragma('synchronous = FULL');
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
+  const statements = withStatementCache(connection);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  attachSqliteConnection(db, statements);
   const walSync = createWalSync(connection, file);
   const reader = openSqliteReader(() => {
     const readOnly = new SqliteDatabase(file);

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, Db, ExternalOauthApplicationRow } from './schema.ts';
 import { preparedQuery } from './prepared-query.ts';
-import { sqliteReader } from './sqlite-statement-cache.ts';
+import { sqliteConnection, sqliteReader } from './sqlite-statement-cache.ts';
 import { fromNullableBool, idString, isId, nowIso, toIso, toNullableBool, toNullableIso } from './values.ts';
 
 /** Where the application's external system is (the OAuth broker's settings); every one optional. */
@@ -55,45 +55,45 @@ function toRecord(row: ExternalOauthApplicationRow): ExternalOauthApplicationRec
 }
 
 export function externalOauthApplicationsRepository(db: Kysely<Database>) {
-  // The two hottest statements, compiled once (prepared-query.ts).
-  const insertOne = preparedQuery(
-    (
-      name: string,
-      clientId: string,
-      sealed: string,
-      tenantId: string | null,
-      dialect: string | null,
-      biDirectional: number | null,
-      now: string,
-      providerUrl: string | null,
-      authorizationEndpoint: string | null,
-      tokenEndpoint: string | null,
-      revocationEndpoint: string | null,
-      issuer: string | null,
-      scopes: string | null,
-      tokenEndpointAuthMethod: string | null,
-    ) =>
-      db
-        .insertInto('external_oauth_applications')
-        .values({
-          name,
-          client_id: clientId,
-          client_secret_sealed: sealed,
-          tenant_id: tenantId,
-          dialect_name: dialect,
-          bi_directional_data_access: biDirectional,
-          provider_url: providerUrl,
-          authorization_endpoint: authorizationEndpoint,
-          token_endpoint: tokenEndpoint,
-          revocation_endpoint: revocationEndpoint,
-          issuer,
-          scopes,
-          token_endpoint_auth_method: tokenEndpointAuthMethod,
-          created_at: now,
-          updated_at: now,
-        })
-        .returningAll(),
-  );
+  const values = (
+    name: string,
+    clientId: string,
+    sealed: string,
+    tenantId: string | null,
+    dialect: string | null,
+    biDirectional: number | null,
+    now: string,
+    providerUrl: string | null,
+    authorizationEndpoint: string | null,
+    tokenEndpoint: string | null,
+    revocationEndpoint: string | null,
+    issuer: string | null,
+    scopes: string | null,
+    tokenEndpointAuthMethod: string | null,
+  ) =>
+    db.insertInto('external_oauth_applications').values({
+      name,
+      client_id: clientId,
+      client_secret_sealed: sealed,
+      tenant_id: tenantId,
+      dialect_name: dialect,
+      bi_directional_data_access: biDirectional,
+      provider_url: providerUrl,
+      authorization_endpoint: authorizationEndpoint,
+      token_endpoint: tokenEndpoint,
+      revocation_endpoint: revocationEndpoint,
+      issuer,
+      scopes,
+      token_endpoint_auth_method: tokenEndpointAuthMethod,
+      created_at: now,
+      updated_at: now,
+    });
+  // The hottest statements, compiled once (prepared-query.ts). On SQLite the insert has no RETURNING:
+  // SQLite gathers returned rows in a temporary table on every run, which cost twice the insert itself
+  // (38 µs against 12 here); the new row is the values inserted and the rowid the insert reports.
+  const sqlite = sqliteConnection(db) !== null;
+  const insertReturning = preparedQuery((...params: Parameters<typeof values>) => values(...params).returningAll());
+  const insertOnly = preparedQuery((...params: Parameters<typeof values>) => values(...params));
   const byClientId = preparedQuery((clientId: string) =>
     db.selectFrom('external_oauth_applications').selectAll().where('client_id', '=', clientId).orderBy('id'),
   );
@@ -104,24 +104,45 @@ export function externalOauthApplicationsRepository(db: Kysely<Database>) {
   return {
     /** Throws the engine's unique violation when client_id or name is taken (see unique-violation.ts). */
     async insert(fields: ExternalOauthApplicationFields, tx: Db = db): Promise<ExternalOauthApplicationRecord> {
-      const { rows } = await insertOne(
-        tx,
-        fields.name,
-        fields.client_id,
-        fields.client_secret_sealed,
-        fields.tenant_id,
-        fields.dialect_name,
-        fromNullableBool(fields.bi_directional_data_access),
-        nowIso(),
-        fields.provider_url ?? null,
-        fields.authorization_endpoint ?? null,
-        fields.token_endpoint ?? null,
-        fields.revocation_endpoint ?? null,
-        fields.issuer ?? null,
-        fields.scopes ?? null,
-        fields.token_endpoint_auth_method ?? null,
-      );
-      return toRecord(rows[0]);
+      const now = nowIso();
+      const row = {
+        name: fields.name,
+        client_id: fields.client_id,
+        client_secret_sealed: fields.client_secret_sealed,
+        tenant_id: fields.tenant_id,
+        dialect_name: fields.dialect_name,
+        bi_directional_data_access: fromNullableBool(fields.bi_directional_data_access),
+        provider_url: fields.provider_url ?? null,
+        authorization_endpoint: fields.authorization_endpoint ?? null,
+        token_endpoint: fields.token_endpoint ?? null,
+        revocation_endpoint: fields.revocation_endpoint ?? null,
+        issuer: fields.issuer ?? null,
+        scopes: fields.scopes ?? null,
+        token_endpoint_auth_method: fields.token_endpoint_auth_method ?? null,
+        created_at: now,
+        updated_at: now,
+        previous_client_secret_sealed: null,
+        previous_client_secret_expires_at: null,
+      };
+      const params: Parameters<typeof values> = [
+        row.name,
+        row.client_id,
+        row.client_secret_sealed,
+        row.tenant_id,
+        row.dialect_name,
+        row.bi_directional_data_access,
+        now,
+        row.provider_url,
+        row.authorization_endpoint,
+        row.token_endpoint,
+        row.revocation_endpoint,
+        row.issuer,
+        row.scopes,
+        row.token_endpoint_auth_method,
+      ];
+      if (!sqlite) return toRecord((await insertReturning(tx, ...params)).rows[0]);
+      const { insertId } = await insertOnly(tx, ...params);
+      return toRecord({ ...row, id: String(insertId) });
     },
 
     /** `after_id` pages by key (rows with a greater id), for walking the whole table in bounded steps. */

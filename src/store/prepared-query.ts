@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Compilable, CompiledQuery, Kysely, QueryResult, Transaction } from 'kysely';
+import type { Statement } from 'better-sqlite3';
 import type { Database } from './schema.ts';
+import { sqliteTransaction } from './sqlite-statement-cache.ts';
 
 /**
  * The SQL of every prepared query, by the name it is prepared under on PostgreSQL. pg sends a query without
@@ -31,7 +33,9 @@ function nameFor(sqlText: string): string {
  * compile once here and then only swap their parameters. `build` is called once, with a distinct
  * placeholder for each parameter, to learn where each one lands in the compiled SQL; a value that `build`
  * bakes in as a parameter of its own would be found there, so it is refused at first use. On PostgreSQL
- * the statement is also a named prepared statement (see `namesBySql`).
+ * the statement is also a named prepared statement (see `namesBySql`). Inside the SQLite group commit's
+ * transaction it runs on the connection directly (sqlite-statement-cache.ts's `sqliteTransaction`), with
+ * the result Kysely's SQLite driver would give.
  */
 export function preparedQuery<P extends unknown[], R>(build: (...params: P) => Compilable<R>) {
   let template: { compiled: CompiledQuery<R>; slots: number[] } | null = null;
@@ -48,6 +52,16 @@ export function preparedQuery<P extends unknown[], R>(build: (...params: P) => C
       template = { compiled, slots };
     }
     const { compiled, slots } = template;
-    return db.executeQuery<R>({ ...compiled, parameters: slots.map((slot) => params[slot]) });
+    const parameters = slots.map((slot) => params[slot]);
+    const raw = sqliteTransaction(db);
+    if (raw) return runRaw<R>(raw.prepare(compiled.sql), parameters);
+    return db.executeQuery<R>({ ...compiled, parameters });
   };
+}
+
+/** As kysely's SqliteConnection.executeQuery: rows for a statement that returns them, counts for the others. */
+function runRaw<R>(statement: Statement, parameters: unknown[]): QueryResult<R> {
+  if (statement.reader) return { rows: statement.all(parameters) as R[] };
+  const { changes, lastInsertRowid } = statement.run(parameters);
+  return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
 }

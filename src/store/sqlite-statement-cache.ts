@@ -5,14 +5,15 @@ import type { SqliteDatabase } from 'kysely';
  * Kysely's SQLite driver prepares every query afresh, and preparing is the largest single cost of a small
  * query on better-sqlite3. The service runs a handful of distinct statements over and over, so the driver
  * is handed this view of the connection, which keeps prepared statements by their SQL text (least recently
- * used dropped beyond `max`). Kysely holds the one connection for a query or a stream at a time, so a
- * cached statement is never used by two queries at once.
+ * used dropped beyond `max`). Kysely holds the one connection for a query or a stream at a time, and the
+ * group commit runs its raw statements (`sqliteTransaction` below) only while it holds it, so a cached
+ * statement is never used by two queries at once.
  */
-export function withStatementCache(connection: BetterSqlite, max = 500): SqliteDatabase {
+export function withStatementCache(connection: BetterSqlite, max = 500): SqliteDatabase & SqliteStatements {
   const statements = new Map<string, Statement>();
   return {
     close: () => connection.close(),
-    prepare(sql: string) {
+    prepare(sql: string): Statement {
       let statement = statements.get(sql);
       if (statement) {
         statements.delete(sql);
@@ -24,6 +25,45 @@ export function withStatementCache(connection: BetterSqlite, max = 500): SqliteD
       return statement;
     },
   };
+}
+
+/** Prepared statements of one SQLite connection, by their SQL text. */
+interface SqliteStatements {
+  prepare(sql: string): Statement;
+}
+
+const connections = new WeakMap<object, SqliteStatements>();
+
+/** Ties the store's one write connection (its statement cache) to the store's Kysely handle, for the group commit. */
+export function attachSqliteConnection(db: object, statements: SqliteStatements): void {
+  connections.set(db, statements);
+}
+
+/** The write connection behind a SQLite store's handle; null on PostgreSQL. */
+export function sqliteConnection(db: object): SqliteStatements | null {
+  return connections.get(db) ?? null;
+}
+
+const transactions = new WeakMap<object, SqliteStatements>();
+
+/**
+ * The group commit's transaction, run raw. While the batcher holds the write connection inside a
+ * transaction (store/write-batcher.ts), no other query can use that connection, so a statement of the
+ * batch may skip Kysely's per-query work (its connection mutex, the promises around each statement) and
+ * run on the connection directly, synchronously, inside the same transaction. Enlisted after BEGIN and
+ * dismissed before COMMIT: a handle that is not an open batch transaction is never run raw this way.
+ */
+export function enlistSqliteTransaction(tx: object, statements: SqliteStatements): void {
+  transactions.set(tx, statements);
+}
+
+export function dismissSqliteTransaction(tx: object): void {
+  transactions.delete(tx);
+}
+
+/** The raw statements of `tx` when it is the group commit's open transaction on SQLite; otherwise null. */
+export function sqliteTransaction(tx: object): SqliteStatements | null {
+  return transactions.get(tx) ?? null;
 }
 
 /**

@@ -123,7 +123,9 @@ export function createWalSync(connection: BetterSqlite, databaseFile: string): W
     stats,
     relax() {
       if (failed) return false;
-      connection.pragma('synchronous = NORMAL');
+      // exec, not pragma(): no statement object per call (twice a batch). Nor a statement prepared once:
+      // SQLite applies this pragma while preparing it, so running it again would change nothing.
+      connection.exec('pragma synchronous = NORMAL');
       relaxed = true;
       return true;
     },
@@ -131,7 +133,7 @@ export function createWalSync(connection: BetterSqlite, databaseFile: string): W
       if (!relaxed) return;
       // A transaction left open (it cannot be, inTransaction always ends it) would refuse the pragma.
       if (connection.inTransaction) connection.exec('rollback');
-      connection.pragma('synchronous = FULL');
+      connection.exec('pragma synchronous = FULL');
       relaxed = false;
     },
     committed() {

@@ -1,7 +1,9 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import type { Statement } from 'better-sqlite3';
 import type { Database, Db } from './schema.ts';
 import type { Engine } from './database.ts';
 import type { WalSync } from './wal-sync.ts';
+import { dismissSqliteTransaction, enlistSqliteTransaction, sqliteConnection } from './sqlite-statement-cache.ts';
 import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
 
 /**
@@ -12,6 +14,9 @@ import { noopMetrics, type Metrics } from '../metrics/metrics.ts';
  *
  * Each write still has its own outcome: it runs inside its own SAVEPOINT, so a write that fails (a unique
  * violation → that request's 409) rolls back only its own statements and the rest of the batch goes on.
+ * The savepoints, and the statements of the writes made with preparedQuery, run on the connection directly
+ * (sqlite-statement-cache.ts's `sqliteTransaction`): the batch holds the connection, so Kysely's per-query
+ * work around them (compiling, its connection mutex, a few promises each) would buy nothing.
  * Nothing is acknowledged before COMMIT returns and is on disk: every promise settles after it, and if
  * COMMIT fails, every write of the batch is rejected with that error (none of them is stored). Given the
  * store's `walSync` (wal-sync.ts), the COMMIT's fsync runs off the event loop: the next batch forms and
@@ -84,6 +89,8 @@ export function createWriteBatcher(
     };
   }
 
+  const statements = sqliteConnection(db) ?? noWriteConnection();
+  const savepoints = prepareSavepoints(statements);
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   const queue: Pending[] = [];
   let scheduled = false;
@@ -106,7 +113,12 @@ export function createWriteBatcher(
     stats.largestBatch = Math.max(stats.largestBatch, batch.length);
     const outcomes: Outcome[] = [];
     const run = async (tx: Transaction<Database>) => {
-      for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work));
+      enlistSqliteTransaction(tx, statements);
+      try {
+        for (const pending of batch) outcomes.push(await runIsolated(tx, pending.work, savepoints));
+      } finally {
+        dismissSqliteTransaction(tx);
+      }
     };
     const walSync = options.walSync;
     let released = false;
@@ -145,6 +157,10 @@ export function createWriteBatcher(
   }
 
   return { stats, run, runStatement: run };
+}
+
+function noWriteConnection(): never {
+  throw new Error('the SQLite group commit needs a store opened by openStore (its write connection)');
 }
 
 /** Runs one transaction of `size` writes and reports its size, duration and whether it committed. */
@@ -201,17 +217,32 @@ async function relaxedCommit(db: Kysely<Database>, walSync: WalSync, work: (tx: 
   });
 }
 
+/** The per-write savepoint's statements, prepared once on the write connection. */
+interface Savepoints {
+  set: Statement;
+  release: Statement;
+  rollback: Statement;
+}
+
+function prepareSavepoints(statements: { prepare(sql: string): Statement }): Savepoints {
+  return {
+    set: statements.prepare('savepoint batch_write'),
+    release: statements.prepare('release savepoint batch_write'),
+    rollback: statements.prepare('rollback to savepoint batch_write'),
+  };
+}
+
 /** One write inside its own savepoint: a failure undoes only its statements, and is its own answer. */
-async function runIsolated(tx: Transaction<Database>, work: Pending['work']): Promise<Outcome> {
-  await sql`savepoint batch_write`.execute(tx);
+async function runIsolated(tx: Transaction<Database>, work: Pending['work'], savepoints: Savepoints): Promise<Outcome> {
+  savepoints.set.run();
   try {
     const value = await work(tx);
-    await sql`release savepoint batch_write`.execute(tx);
+    savepoints.release.run();
     return { ok: true, value };
   } catch (error) {
     try {
-      await sql`rollback to savepoint batch_write`.execute(tx);
-      await sql`release savepoint batch_write`.execute(tx);
+      savepoints.rollback.run();
+      savepoints.release.run();
     } catch {
       // The savepoint is gone with the whole transaction (SQLite ended it on a full disk): the batch fails,
       // and with this write's error, the cause, not with the complaint about the missing savepoint.

@@ -17,6 +17,18 @@ test('seal and open round-trip; the sealed form names version and key and hides 
   assert.notEqual(box.seal('same', AAD), box.seal('same', AAD), 'a fresh IV every time');
 });
 
+test('every seal has an IV of its own, across refills of the pool the IVs are cut from', () => {
+  const box = new SecretBox(parseMasterKeys(`a:${KEY_A}`));
+  const ivs = new Set<string>();
+  // More seals than one pool holds (341), so IVs from several pools are compared.
+  for (let i = 0; i < 1000; i++) {
+    const sealed = box.seal('same', AAD);
+    assert.equal(box.open(sealed, AAD), 'same');
+    ivs.add(Buffer.from(sealed.split('.')[2], 'base64url').subarray(0, 12).toString('hex'));
+  }
+  assert.equal(ivs.size, 1000);
+});
+
 test('a ciphertext moved to another row or column does not open', () => {
   const box = new SecretBox(parseMasterKeys(KEY_A));
   const sealed = box.seal('s3cret', AAD);

@@ -48,6 +48,20 @@ describe(`store values and errors (${process.env.TEST_DATABASE_URL ? 'PostgreSQL
     }
   });
 
+  test('an application as its insert hands it back is the application as read, in the group commit and outside it', async () => {
+    const fields = {
+      name: 'as-read', client_id: 'as-read-client', client_secret_sealed: 'v1.x.y', tenant_id: 't', dialect_name: null,
+      bi_directional_data_access: true, provider_url: 'https://idp.example', scopes: 'openid',
+    };
+    const alone = await repos().externalOauthApplications.insert(fields);
+    assert.deepEqual(alone, await repos().externalOauthApplications.findByClientId(fields.client_id));
+    const batched = await t.app.services.writes.run((tx) =>
+      repos().externalOauthApplications.insert({ ...fields, name: 'as-read-2', client_id: 'as-read-client-2', bi_directional_data_access: false }, tx),
+    );
+    assert.deepEqual(batched, await repos().externalOauthApplications.findByClientId('as-read-client-2'));
+    assert.equal(Number(batched.id), Number(alone.id) + 1);
+  });
+
   test('a stored time comes back as the same instant, to the millisecond', async () => {
     const user = await repos().users.insert({ first_name: 'T' }, []);
     const app = await repos().externalOauthApplications.insert({
