@@ -4,14 +4,22 @@ export const UNDECODABLE = Symbol('undecodable query parameters');
 type ParsedQuery = Record<string, string | string[]> & { [UNDECODABLE]?: string[] };
 
 /**
+ * A parsed query's object: no prototype chain to inherit from (its prototype is itself prototype-less), so
+ * `__proto__` or `toString` is just a name. Built with `new`, unlike `Object.create(null)`, which V8 makes
+ * a slow dictionary object: this one keeps a fast shape for every later read (the schema, the route).
+ */
+const EmptyQuery = function (this: object) {} as unknown as new () => ParsedQuery;
+EmptyQuery.prototype = Object.create(null);
+
+/**
  * The router's query string parser. fastify's default keeps a sequence it cannot decode as the raw text
  * (`?client_id=%FF` looked up the client_id "%FF"), so a malformed query string passed as a different,
  * well-formed one. Here such a parameter is noted under UNDECODABLE and the request is refused with a 400
  * (well-formed-text.ts). `+` is a space, a repeated name gives an array (a schema that wants one value then
- * refuses it), and the result has no prototype, so `__proto__` is just a name.
+ * refuses it), and the result inherits nothing, so `__proto__` is just a name.
  */
 export function parseQueryString(text: string): ParsedQuery {
-  const query = Object.create(null) as ParsedQuery;
+  const query = new EmptyQuery();
   if (text.length === 0) return query;
   for (const pair of text.split('&')) {
     if (pair === '') continue;
