@@ -87,6 +87,13 @@ interface RefresherOptions {
 /** The call to the provider's token endpoint (secret fallback included), for one refresh token. */
 type RefreshCall = (refreshToken: string) => Promise<TokenSet>;
 
+/**
+ * Reads what the call needs (the application, its provider) and hands back the call. It is started as the
+ * lease is asked for, not after it is won: both wait for a database connection, behind every other
+ * request's query in a burst, and neither needs the other. A lease not won wastes that one read.
+ */
+type PrepareRefresh = () => Promise<RefreshCall>;
+
 const DEFAULT_LIFETIME_S = 300;
 const FIRST_POLL_MS = 20;
 const LONGEST_POLL_MS = 250;
@@ -124,9 +131,10 @@ export function tokenRefresher(options: RefresherOptions) {
   }
 
   /** The lease holder's side: one call to the provider, then one compare-and-set with its outcome. */
-  async function refreshAsHolder(row: TokenStateRow, owner: string, takenOver: boolean, call: RefreshCall): Promise<FreshToken | null> {
+  async function refreshAsHolder(row: TokenStateRow, owner: string, takenOver: boolean, prepared: Promise<RefreshCall>): Promise<FreshToken | null> {
     let tokens: TokenSet;
     try {
+      const call = await prepared;
       tokens = await call(options.open(row.refresh_token_sealed!, row, 'refresh_token'));
     } catch (error) {
       if (!(error instanceof ProviderError)) {
@@ -168,12 +176,20 @@ export function tokenRefresher(options: RefresherOptions) {
   }
 
   /** One process's attempt: take the lease or wait for whoever has it, until there is an answer. */
-  async function attempt(key: TokenStateKey, call: RefreshCall): Promise<FreshToken> {
+  async function attempt(read: TokenStateRow, prepare: PrepareRefresh): Promise<FreshToken> {
+    const key = { user_id: read.user_id, oauth_application_id: read.oauth_application_id };
     const deadline = Date.now() + options.leaseMs + 5000;
     let seenVersion: string | null = null;
     let pollMs = FIRST_POLL_MS;
+    // The caller's own read starts the first round: reading the row again would only queue another query
+    // (behind every other request's, in a burst) before the lease. It may be stale: the compare-and-set
+    // on it then fails, and a lease it shows held may be gone already; either way the next round reads
+    // the row afresh, at once.
+    let known: TokenStateRow | null = read;
     while (Date.now() < deadline) {
-      const row = await states.find(key);
+      const fromCaller = known !== null;
+      const row = known ?? (await states.find(key));
+      known = null;
       if (!row) throw new StateGone();
       const now = Date.now();
       seenVersion ??= row.version;
@@ -197,10 +213,14 @@ export function tokenRefresher(options: RefresherOptions) {
         }
         const owner = `${options.instanceId}:${(leases += 1)}`;
         const until = new Date(now + options.leaseMs).toISOString();
-        if (await writes.run((tx) => states.acquireLease(row, owner, until, tx))) {
+        const prepared = prepare();
+        // Awaited only by the lease's holder; a lease not won must not leave its failure unhandled.
+        prepared.catch(() => {});
+        const leased = await writes.run((tx) => states.acquireLease(row, owner, until, tx));
+        if (leased) {
           let result: FreshToken | null;
           try {
-            result = await refreshAsHolder(row, owner, row.lease_owner !== null, call);
+            result = await refreshAsHolder(row, owner, row.lease_owner !== null, prepared);
           } catch (error) {
             // As for those who come later: a token that has not yet expired still works.
             if (error instanceof RefreshUnavailable && expiresIn(row.access_token_expires_at, Date.now()) > 0) return present(row);
@@ -211,6 +231,7 @@ export function tokenRefresher(options: RefresherOptions) {
         }
         continue;
       }
+      if (fromCaller) continue;
       await sleep(pollMs);
       pollMs = Math.min(LONGEST_POLL_MS, pollMs * 2);
     }
@@ -222,10 +243,9 @@ export function tokenRefresher(options: RefresherOptions) {
      * The access token of the state just read, refreshed first if it expires within the margin. Throws
      * NeedsReauth, RefreshUnavailable or StateGone.
      */
-    async freshToken(row: TokenStateRow, call: RefreshCall): Promise<FreshToken> {
+    async freshToken(row: TokenStateRow, prepare: PrepareRefresh): Promise<FreshToken> {
       if (fresh(row, Date.now())) return present(row);
-      const key = { user_id: row.user_id, oauth_application_id: row.oauth_application_id };
-      return flights.run(`${key.user_id}:${key.oauth_application_id}`, () => attempt(key, call));
+      return flights.run(`${row.user_id}:${row.oauth_application_id}`, () => attempt(row, prepare));
     },
 
     /** Refreshes in flight in this process, for tests. */

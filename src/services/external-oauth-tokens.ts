@@ -111,14 +111,15 @@ export function externalOauthTokensService(options: ExternalOauthTokensOptions) 
       if (applicationId === null || state === null) throw notFound();
       let token: FreshToken;
       try {
-        token = await refresher.freshToken(state, async (refreshToken) => {
+        token = await refresher.freshToken(state, async () => {
           const app = await repos.externalOauthApplications.findById(applicationId);
           if (!app) throw new StateGone();
           const provider = await providers.resolve(app);
           const secrets = secretsOf(app);
-          return measured(app, () =>
-            withSecretFallback(secrets, (clientSecret) => refreshGrant(provider, { clientId: app.client_id, clientSecret }, refreshToken, outbound)),
-          );
+          return (refreshToken) =>
+            measured(app, () =>
+              withSecretFallback(secrets, (clientSecret) => refreshGrant(provider, { clientId: app.client_id, clientSecret }, refreshToken, outbound)),
+            );
         });
       } catch (error) {
         throw toApiError(error);
