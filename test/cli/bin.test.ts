@@ -10,8 +10,12 @@ import { ROOT } from '../reliability/support.ts';
  * wrapper only, and must reach the server behind it, which drains and exits 0; the exit code comes back.
  * The server gets glibc's malloc settings (docs/performance.md, "Memory") unless the operator set them.
  */
-test('the bin wrapper passes SIGTERM on to serve and returns its exit code', async () => {
-  const child = spawn(process.execPath, ['bin/external-oauth-apps.js', 'serve'], {
+/**
+ * `serve` started by `command` as an operator would, with a malloc setting of the operator's own
+ * (MALLOC_ARENA_MAX=4) and the other left unset; resolves once it listens, with its URL.
+ */
+function startServing(command: string, args: string[]) {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -23,14 +27,13 @@ test('the bin wrapper passes SIGTERM on to serve and returns its exit code', asy
       EOA_MASTER_KEY: TEST_MASTER_KEY,
       EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
       EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
-      // A malloc setting the operator gave is kept; the one left unset gets the wrapper's default.
       MALLOC_ARENA_MAX: '4',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const baseUrl = await new Promise<string>((resolve, reject) => {
+  const listening = new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (chunk) => {
       output += chunk;
       const match = /listening on (http:\/\/\S+)/.exec(output);
@@ -39,6 +42,12 @@ test('the bin wrapper passes SIGTERM on to serve and returns its exit code', asy
     child.stderr.on('data', (chunk) => (output += chunk));
     void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
   });
+  return { child, exited, listening, output: () => output };
+}
+
+test('the bin wrapper passes SIGTERM on to serve and returns its exit code', async () => {
+  const { child, exited, listening, output } = startServing(process.execPath, ['bin/external-oauth-apps.js', 'serve']);
+  const baseUrl = await listening;
   assert.equal((await fetch(`${baseUrl}/readyz`)).status, 200);
   // The server's environment, read before it stops and checked after (a failed check leaves nothing running).
   const serverEnv = () => {
@@ -47,7 +56,7 @@ test('the bin wrapper passes SIGTERM on to serve and returns its exit code', asy
   };
   const env = process.platform === 'linux' ? serverEnv() : null;
   child.kill('SIGTERM');
-  assert.equal(await exited, 0, output);
+  assert.equal(await exited, 0, output());
   if (env) {
     assert.ok(env.includes('MALLOC_ARENA_MAX=4'), "the operator's value is kept");
     assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=131072'), 'the unset one gets the default');
@@ -74,33 +83,9 @@ function descendants(pid: number): number[] {
 }
 
 test('npm start keeps a malloc setting the operator gave and defaults the other', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const child = spawn('npm', ['start', '--silent'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      EOA_DATA_DIR: makeDataDir(),
-      EOA_MASTER_KEY: TEST_MASTER_KEY,
-      EOA_BOOTSTRAP_CLIENT_ID: ADMIN.client_id,
-      EOA_BOOTSTRAP_CLIENT_SECRET: ADMIN.client_secret,
-      MALLOC_ARENA_MAX: '4',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, exited, listening } = startServing('npm', ['start', '--silent']);
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-        if (/listening on http/.test(output)) resolve();
-      });
-      child.stderr.on('data', (chunk) => (output += chunk));
-      void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
-    });
+    await listening;
     // The node process itself, not the shell npm runs the script in (its command line names main.ts too).
     const server = descendants(child.pid!).find((pid) => {
       const [program, ...args] = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
