@@ -222,8 +222,8 @@ describe('several instances on one PostgreSQL database and Redis', () => {
     for (const server of [b, c]) await refusedSoon(server, 'GET', '/api/4.0/roles', token, 404);
   });
 
-  test('an admin demoted through A: its login/{user_id} token is refused on B and C within milliseconds', { skip: POSTGRES_ONLY }, async () => {
-    // Across instances: the holder's right is read from the shared database.
+  /** An admin (the holder) logged in on B, and the login/{user_id} token it minted there for another admin. */
+  async function sudoTokenThroughB() {
     const admin = await login(a);
     const holder = await newUser(admin, ['1']);
     const target = await newUser(admin, ['1']);
@@ -232,6 +232,12 @@ describe('several instances on one PostgreSQL database and Redis', () => {
     assert.equal(minted.statusCode, 200);
     const sudo = minted.json().access_token as string;
     auditSecret('multi-instance login/{user_id} token', sudo);
+    return { admin, holder, sudo };
+  }
+
+  test('an admin demoted through A: its login/{user_id} token is refused on B and C within milliseconds', { skip: POSTGRES_ONLY }, async () => {
+    // Across instances: the holder's right is read from the shared database.
+    const { admin, holder, sudo } = await sudoTokenThroughB();
     // Admin power through every instance; each has now cached the token.
     for (const server of [a, b, c]) assert.equal((await call(server, 'GET', '/api/4.0/users', sudo)).statusCode, 200);
 
@@ -310,14 +316,7 @@ describe('several instances on one PostgreSQL database and Redis', () => {
   });
 
   test('a login/{user_id} holder demoted on A: the token cannot restore its holder through B', { skip: POSTGRES_ONLY }, async (t) => {
-    const admin = await login(a);
-    const holder = await newUser(admin, ['1']);
-    const target = await newUser(admin, ['1']);
-    const holderToken = await login(b, holder.creds);
-    const minted = await call(b, 'POST', `/api/4.0/login/${target.id}`, holderToken);
-    assert.equal(minted.statusCode, 200);
-    const sudo = minted.json().access_token as string;
-    auditSecret('multi-instance fenced login/{user_id} token', sudo);
+    const { admin, holder, sudo } = await sudoTokenThroughB();
     assert.equal((await call(b, 'GET', '/api/4.0/users', sudo)).statusCode, 200, 'cached on B');
     await withListenerStopped(t, b, async () => {
       assert.equal((await call(a, 'PUT', `/api/4.0/users/${holder.id}/roles`, admin, ['2'])).statusCode, 200);
