@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { ADMIN, TEST_MASTER_KEY, makeDataDir } from '../helpers/app.ts';
 import { auditSecret } from '../helpers/audit.ts';
 import { assertResponse } from '../helpers/contract.ts';
-import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl } from '../helpers/database.ts';
+import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl, whileBackendStopped } from '../helpers/database.ts';
 import { lookerSdk } from '../helpers/looker-sdk.ts';
 import { LOCAL_REDIS_URL } from '../helpers/redis-server.ts';
 import { startServer, type ServerProcess } from '../helpers/server-process.ts';
@@ -126,16 +126,7 @@ describe('several instances on one PostgreSQL database and Redis', () => {
   async function withListenerStopped(t: TestContext, server: ServerProcess, deaf: () => Promise<void>) {
     const backend = await listenerBackend(server);
     const listening = count(server, LISTENING);
-    try {
-      process.kill(backend, 'SIGSTOP');
-    } catch (error) {
-      return t.skip(`cannot stop PostgreSQL's backend ${backend} (${(error as NodeJS.ErrnoException).code}): run as root or postgres, on the database's machine`);
-    }
-    try {
-      await deaf();
-    } finally {
-      process.kill(backend, 'SIGCONT');
-    }
+    if (!(await whileBackendStopped(t, backend, deaf))) return;
     await until('the server listens again', () => count(server, LISTENING) > listening);
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
 import pg from 'pg';
 import { auditPostgresDatabase } from './audit.ts';
 
@@ -89,4 +90,25 @@ export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow
 /** The database name in a PostgreSQL URL. */
 export function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.slice(1));
+}
+
+/**
+ * Runs `work` while PostgreSQL's backend `pid` is stopped (SIGSTOP): its connection stays open and
+ * silent, as a hung backend or a network cut without FIN or RST leaves it. The backend is always let go
+ * again (SIGCONT). Needs the right to signal PostgreSQL's processes (root, or the postgres user, on the
+ * database's machine): without it the test is skipped with a message and false is returned, `work` not run.
+ */
+export async function whileBackendStopped(t: TestContext, pid: number, work: () => Promise<void>): Promise<boolean> {
+  try {
+    process.kill(pid, 'SIGSTOP');
+  } catch (error) {
+    t.skip(`cannot stop PostgreSQL's backend ${pid} (${(error as NodeJS.ErrnoException).code}): run as root or postgres, on the database's machine`);
+    return false;
+  }
+  try {
+    await work();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  return true;
 }

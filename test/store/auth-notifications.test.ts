@@ -2,7 +2,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl } from '../helpers/database.ts';
+import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl, whileBackendStopped } from '../helpers/database.ts';
 import { TokenCache } from '../../src/services/token-cache.ts';
 import type { Caller } from '../../src/services/sessions.ts';
 import { tokenDigest } from '../../src/crypto/password.ts';
@@ -40,21 +40,12 @@ describe('the listener for revocations', () => {
   }
 
   /** The listener's backend (the only one in this test database), stopped until `paused` ends; skipped if not permitted. */
-  async function whileBackendStopped(t: TestContext, paused: () => Promise<void>) {
+  async function whileListenerStopped(t: TestContext, paused: () => Promise<void>) {
     const [{ pid }] = await adminQuery<{ pid: number }>('select pid from pg_stat_activity where datname = $1 and application_name = $2', [
       databaseName(databaseUrl),
       LISTENER_APPLICATION_NAME,
     ]);
-    try {
-      process.kill(pid, 'SIGSTOP');
-    } catch (error) {
-      return t.skip(`cannot stop PostgreSQL's backend ${pid} (${(error as NodeJS.ErrnoException).code}): run as root or postgres, on the database's machine`);
-    }
-    try {
-      await paused();
-    } finally {
-      process.kill(pid, 'SIGCONT');
-    }
+    await whileBackendStopped(t, pid, paused);
   }
 
   test('sync: once it says true, every notification committed before it has been heard', { skip: POSTGRES_ONLY }, async (t) => {
@@ -73,7 +64,7 @@ describe('the listener for revocations', () => {
 
   test('sync on a backend that does not answer: false, the cache suspended, and a new connection listens', { skip: POSTGRES_ONLY }, async (t) => {
     const { cache, listener } = await listening(t, { heartbeatMs: 60_000, answerMs: 200 });
-    await whileBackendStopped(t, async () => {
+    await whileListenerStopped(t, async () => {
       assert.equal(await listener.sync(), false);
       assert.equal(cache.active, false, 'suspended: every token is checked in the database');
       assert.equal(cache.get(caller.tokenHash), null);
@@ -85,7 +76,7 @@ describe('the listener for revocations', () => {
 
   test('the heartbeat gives a silent backend up without any sync', { skip: POSTGRES_ONLY }, async (t) => {
     const { cache } = await listening(t, { heartbeatMs: 50, answerMs: 50 });
-    await whileBackendStopped(t, async () => {
+    await whileListenerStopped(t, async () => {
       assert.equal(await until(() => !cache.active), true);
       assert.equal(cache.get(caller.tokenHash), null);
     });
