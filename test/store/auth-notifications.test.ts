@@ -1,8 +1,8 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { POSTGRES_ONLY, adminQuery, databaseName, testDatabaseUrl, whileBackendStopped } from '../helpers/database.ts';
+import { waitFor } from '../helpers/broker.ts';
 import { TokenCache } from '../../src/services/token-cache.ts';
 import type { Caller } from '../../src/services/sessions.ts';
 import { tokenDigest } from '../../src/crypto/password.ts';
@@ -69,7 +69,7 @@ describe('the listener for revocations', () => {
       assert.equal(cache.active, false, 'suspended: every token is checked in the database');
       assert.equal(cache.get(caller.tokenHash), null);
       // A fresh backend answers while the old one is still stopped.
-      assert.equal(await until(() => listener.listening), true);
+      await waitFor(async () => listener.listening, 10_000, 'a new connection listening');
       assert.equal(cache.active, true);
     });
   });
@@ -77,7 +77,7 @@ describe('the listener for revocations', () => {
   test('the heartbeat gives a silent backend up without any sync', { skip: POSTGRES_ONLY }, async (t) => {
     const { cache } = await listening(t, { heartbeatMs: 50, answerMs: 50 });
     await whileListenerStopped(t, async () => {
-      assert.equal(await until(() => !cache.active), true);
+      await waitFor(async () => !cache.active, 10_000, 'the cache suspended by the heartbeat');
       assert.equal(cache.get(caller.tokenHash), null);
     });
   });
@@ -92,9 +92,3 @@ describe('the listener for revocations', () => {
     assert.equal(listener.listening, true);
   });
 });
-
-/** Polls a condition; 10 s is only a hang guard, no timing is asserted. */
-async function until(done: () => boolean): Promise<boolean> {
-  for (const started = Date.now(); Date.now() - started < 10_000; await sleep(10)) if (done()) return true;
-  return done();
-}
