@@ -4,10 +4,11 @@
 // The three hot paths of issue 16 alone, for measuring one lever at a time: the filtered list, a fresh
 // access-token read (with its audit event) and a durable create, each as the service's CPU µs per answered
 // request (from /proc; on PostgreSQL its backends' CPU too, beside it), which a busy machine disturbs less
-// than requests/s, though still by a factor of two on a crowded one. Hence `--base DIR`: a checkout of the code before the lever (`git archive <commit> |
-// tar -x -C DIR`, node_modules linked), run beside this one on a store of its own and measured interleaved,
-// phase by phase, so both see the same load; the ratio of the two is what to read. The median of the rounds
-// is printed. `--profile DIR` runs this checkout's service under `node --cpu-prof` (written when it stops).
+// than requests/s, though still by a factor of two on a crowded one. Hence `--base DIR`: a checkout of the
+// code before the lever (`git archive <commit> | tar -x -C DIR`, node_modules linked), run beside this one
+// on a store of its own and measured interleaved, phase by phase, so both see the same load; the ratio of
+// the two is what to read. The median of the rounds is printed. `--profile DIR` runs this checkout's
+// service under `node --cpu-prof` (written when it stops).
 // The token is stored through POST user_state and is far from expiry, so every read is the broker's fresh
 // read (bench/broker.ts) without the provider.
 import fs from 'node:fs';
